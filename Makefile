@@ -1,0 +1,60 @@
+# duckdb-spawn — every task is one make target. Needs only python3 (>= 3.11), pip and git.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+# Where `make generate` writes the stubs; tests point it elsewhere to check for drift.
+GEN_OUT ?= generated
+PROTO_FILES = $(sort $(wildcard protos/duckdb_spawn/v1/*.proto))
+# The google/api and google/rpc .proto files shipped by googleapis-common-protos.
+GOOGLEAPIS_PROTOS = $(shell $(PY) -c 'import pathlib, google.api.annotations_pb2 as m; print(pathlib.Path(m.__file__).parents[2])')
+
+.PHONY: help install run test lint generate proto-deps bench clean
+
+help:
+	@echo "make run      set up .venv and serve on :50051 (DuckDB file + built-in mock ontology)"
+	@echo "make test     set up .venv and run the whole test suite"
+	@echo "make generate regenerate generated/ from protos/"
+	@echo "make lint     buf lint, buf format check, ruff"
+	@echo "make bench    run the throughput/latency benchmarks"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/duckdb-spawn-server
+
+test: install
+	$(BIN)/pytest
+
+generate: install
+	rm -rf $(GEN_OUT)/duckdb_spawn
+	mkdir -p $(GEN_OUT)
+	$(PY) -m grpc_tools.protoc -I protos -I $(GOOGLEAPIS_PROTOS) \
+		--python_out=$(GEN_OUT) --pyi_out=$(GEN_OUT) --grpc_python_out=$(GEN_OUT) \
+		$(PROTO_FILES)
+	touch $(GEN_OUT)/duckdb_spawn/__init__.py $(GEN_OUT)/duckdb_spawn/v1/__init__.py
+
+# buf resolves imports from build/proto-deps, filled from the installed package (offline).
+proto-deps: install
+	rm -rf build/proto-deps
+	mkdir -p build/proto-deps/google
+	cp -r $(GOOGLEAPIS_PROTOS)/google/api $(GOOGLEAPIS_PROTOS)/google/rpc build/proto-deps/google/
+	find build/proto-deps -type f ! -name '*.proto' -delete
+
+lint: proto-deps
+	$(BIN)/buf lint protos
+	$(BIN)/buf format --diff --exit-code protos
+	$(BIN)/ruff check server tests
+
+bench: install
+	$(PY) -m tests.benchmarks.bench_projects
+
+clean:
+	rm -rf $(VENV) build .pytest_cache
