@@ -10,7 +10,7 @@ PROTO_FILES = $(sort $(wildcard protos/duckdb_spawn/v1/*.proto))
 # The google/api and google/rpc .proto files shipped by googleapis-common-protos.
 GOOGLEAPIS_PROTOS = $(shell $(PY) -c 'import pathlib, google.api.annotations_pb2 as m; print(pathlib.Path(m.__file__).parents[2])')
 
-.PHONY: help install run test lint generate proto-deps bench clean
+.PHONY: help install run test lint generate proto-deps breaking bench clean
 
 help:
 	@echo "make run      set up .venv and serve on :50051 (DuckDB file + built-in mock ontology)"
@@ -58,3 +58,13 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
+
+# Fails if protos/ breaks the contract as of the baseline commit in .ci/contract-baseline
+# (or AGAINST=<git ref>). The baseline is checked out beside the same google deps.
+AGAINST ?= $(shell cat .ci/contract-baseline)
+breaking: proto-deps
+	rm -rf build/baseline
+	mkdir -p build/baseline/build
+	git archive $(AGAINST) protos buf.yaml | tar -x -C build/baseline
+	cp -r build/proto-deps build/baseline/build/proto-deps
+	$(BIN)/buf breaking --against build/baseline

@@ -1,0 +1,50 @@
+"""AdminService: protos in, domain calls, protos out."""
+
+from __future__ import annotations
+
+import grpc
+from duckdb_spawn.v1 import admin_service_pb2 as pb
+from duckdb_spawn.v1 import admin_service_pb2_grpc as pb_grpc
+
+from ..deferred import Deferred
+from ..domain.names import parse_table_name, schema_name, table_name
+from ..domain.table_admin import TableAdmin
+from ..domain.tables import TableInfo
+from ..observability.log_level import LogLevelControl
+from .deadlines import remaining
+
+
+class AdminServicer(pb_grpc.AdminServiceServicer):
+    def __init__(self, tables: Deferred[TableAdmin], log_levels: LogLevelControl) -> None:
+        self._tables = tables
+        self._log_levels = log_levels
+
+    def CreateTables(self, request: pb.CreateTablesRequest, context: grpc.ServicerContext) -> pb.CreateTablesResponse:
+        results = self._tables.get().create_all(timeout=remaining(context))
+        return pb.CreateTablesResponse(results=[
+            pb.TableCreationResult(table=table_name(r.name), created=r.created) for r in results])
+
+    def ListTables(self, request: pb.ListTablesRequest, context: grpc.ServicerContext) -> pb.ListTablesResponse:
+        return pb.ListTablesResponse(tables=[table_to_proto(t) for t in self._tables.get().list(remaining(context))])
+
+    def GetTable(self, request: pb.GetTableRequest, context: grpc.ServicerContext) -> pb.Table:
+        return table_to_proto(self._tables.get().get(parse_table_name(request.name), remaining(context)))
+
+    def GetLogLevel(self, request: pb.GetLogLevelRequest, context: grpc.ServicerContext) -> pb.LogLevel:
+        return pb.LogLevel(level=self._log_levels.get())
+
+    def SetLogLevel(self, request: pb.SetLogLevelRequest, context: grpc.ServicerContext) -> pb.LogLevel:
+        return pb.LogLevel(level=self._log_levels.set(request.level))
+
+
+def table_to_proto(info: TableInfo) -> pb.Table:
+    return pb.Table(
+        name=table_name(info.name),
+        schema=schema_name(info.schema_id),
+        columns=[pb.Column(name=c.name, type=c.type, required=c.required, default_value=c.default or "")
+                 for c in info.columns],
+        row_count=info.row_count,
+        schema_version=info.schema_version,
+        in_sync=info.in_sync,
+        protected=info.protected,
+    )

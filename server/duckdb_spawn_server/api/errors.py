@@ -1,0 +1,69 @@
+"""Domain errors -> gRPC statuses with `google.rpc` details (AIP-193).
+
+Every error carries `ErrorInfo` (reason, domain, metadata); violations add
+`BadRequest` (or `PreconditionFailure`), UNAVAILABLE adds `RetryInfo`,
+RESOURCE_EXHAUSTED adds `QuotaFailure`. The message is the domain's, which
+never contains SQL or stack traces.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from ..domain import errors as domain
+
+ERROR_DOMAIN = "duckdbspawn.io"
+
+_CODES: list[tuple[type[domain.DomainError], int]] = [
+    (domain.InvalidArgument, code_pb2.INVALID_ARGUMENT),
+    (domain.NotFound, code_pb2.NOT_FOUND),
+    (domain.AlreadyExists, code_pb2.ALREADY_EXISTS),
+    (domain.Aborted, code_pb2.ABORTED),
+    (domain.FailedPrecondition, code_pb2.FAILED_PRECONDITION),
+    (domain.Unavailable, code_pb2.UNAVAILABLE),
+    (domain.ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
+    (domain.DeadlineExceeded, code_pb2.DEADLINE_EXCEEDED),
+]
+
+
+def _pack(message) -> any_pb2.Any:  # type: ignore[no-untyped-def]
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def status_for(error: domain.DomainError) -> grpc.Status:
+    code = next((c for cls, c in _CODES if isinstance(error, cls)), code_pb2.UNKNOWN)
+    details = [_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN,
+                                                 metadata=error.metadata))]
+    violations = getattr(error, "violations", [])
+    if isinstance(error, domain.FailedPrecondition) and violations:
+        details.append(_pack(error_details_pb2.PreconditionFailure(violations=[
+            error_details_pb2.PreconditionFailure.Violation(type=v.reason, subject=v.field,
+                                                             description=v.description)
+            for v in violations])))
+    elif violations:
+        details.append(_pack(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description, reason=v.reason)
+            for v in violations])))
+    if isinstance(error, domain.Unavailable):
+        seconds = max(error.retry_after_seconds, 0.0)
+        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(
+            seconds=int(seconds), nanos=int((seconds % 1) * 1e9)))))
+    if isinstance(error, domain.ResourceExhausted):
+        details.append(_pack(error_details_pb2.QuotaFailure(violations=[
+            error_details_pb2.QuotaFailure.Violation(subject=error.limit, description=error.message)])))
+    return rpc_status.to_status(status_pb2.Status(code=code, message=error.message, details=details))
+
+
+def internal_status(request_id: str = "") -> grpc.Status:
+    """For bugs: a generic message; the details go to the server log only."""
+    suffix = f" (request id {request_id})" if request_id else ""
+    info = error_details_pb2.ErrorInfo(reason="INTERNAL_ERROR", domain=ERROR_DOMAIN,
+                                       metadata={"request_id": request_id} if request_id else {})
+    return rpc_status.to_status(status_pb2.Status(
+        code=code_pb2.INTERNAL, message="internal error; the server log has the details" + suffix,
+        details=[_pack(info)]))

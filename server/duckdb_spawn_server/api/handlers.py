@@ -1,0 +1,41 @@
+"""Wrapping gRPC method handlers, for interceptors that act around a call.
+
+grpc's server interceptors see a `RpcMethodHandler` (a namedtuple); these
+helpers replace its behaviour with a wrapped one, for all four call kinds,
+so each interceptor only writes the wrapping itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+
+Behavior = Callable[[Any, grpc.ServicerContext], Any]
+# (behavior, returns_stream) -> wrapped behavior
+Wrapper = Callable[[Behavior, bool], Behavior]
+
+
+def wrap_handler(handler: grpc.RpcMethodHandler | None, wrapper: Wrapper) -> grpc.RpcMethodHandler | None:
+    if handler is None:
+        return None
+    if handler.unary_unary:
+        return handler._replace(unary_unary=wrapper(handler.unary_unary, False))
+    if handler.unary_stream:
+        return handler._replace(unary_stream=wrapper(handler.unary_stream, True))
+    if handler.stream_unary:
+        return handler._replace(stream_unary=wrapper(handler.stream_unary, False))
+    if handler.stream_stream:
+        return handler._replace(stream_stream=wrapper(handler.stream_stream, True))
+    return handler
+
+
+def split_method(full_method: str) -> tuple[str, str]:
+    """'/pkg.Service/Method' -> ('pkg.Service', 'Method')."""
+    _, service, method = full_method.split("/", 2) if full_method.count("/") >= 2 else ("", "", full_method)
+    return service, method
+
+
+def iterate(result: Any) -> Iterator[Any]:
+    yield from result

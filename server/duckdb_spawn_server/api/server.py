@@ -1,0 +1,75 @@
+"""The gRPC server: options, interceptors, services, reflection, health.
+
+This module alone knows how the server is assembled; servicers and the
+domain never see these details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+from duckdb_spawn.v1 import (
+    admin_service_pb2,
+    admin_service_pb2_grpc,
+    monitoring_service_pb2,
+    monitoring_service_pb2_grpc,
+    project_service_pb2,
+    project_service_pb2_grpc,
+)
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+PROJECT_SERVICE = project_service_pb2.DESCRIPTOR.services_by_name["ProjectService"].full_name
+ADMIN_SERVICE = admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
+MONITORING_SERVICE = monitoring_service_pb2.DESCRIPTOR.services_by_name["MonitoringService"].full_name
+HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+OWN_SERVICES = (PROJECT_SERVICE, ADMIN_SERVICE, MONITORING_SERVICE)
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str
+    port: int
+    max_workers: int
+    max_concurrent_rpcs: int
+    max_message_bytes: int = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Servicers:
+    projects: project_service_pb2_grpc.ProjectServiceServicer
+    admin: admin_service_pb2_grpc.AdminServiceServicer
+    monitoring: monitoring_service_pb2_grpc.MonitoringServiceServicer
+    health: health_pb2_grpc.HealthServicer
+
+
+def build_server(options: ServerOptions, servicers: Servicers,
+                 interceptors: Sequence[grpc.ServerInterceptor]) -> tuple[grpc.Server, int]:
+    """Creates and binds (but does not start) the server; returns it and the bound port."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="grpc-worker"),
+        interceptors=list(interceptors),
+        maximum_concurrent_rpcs=options.max_concurrent_rpcs,
+        options=[
+            # Without this, a second server can silently share the port (Linux SO_REUSEPORT).
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", options.max_message_bytes),
+            ("grpc.max_send_message_length", options.max_message_bytes),
+        ],
+    )
+    project_service_pb2_grpc.add_ProjectServiceServicer_to_server(servicers.projects, server)
+    admin_service_pb2_grpc.add_AdminServiceServicer_to_server(servicers.admin, server)
+    monitoring_service_pb2_grpc.add_MonitoringServiceServicer_to_server(servicers.monitoring, server)
+    health_pb2_grpc.add_HealthServicer_to_server(servicers.health, server)
+    reflection.enable_server_reflection((*OWN_SERVICES, HEALTH_SERVICE, reflection.SERVICE_NAME), server)
+    port = server.add_insecure_port(f"{_bracket(options.host)}:{options.port}")
+    if port == 0:
+        raise OSError(f"cannot bind gRPC port {options.host}:{options.port}")
+    return server, port
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

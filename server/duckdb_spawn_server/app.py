@@ -1,0 +1,180 @@
+"""The composition root: builds every component from Settings, starts and stops them.
+
+Start-up order matters for probes: the gRPC server (with health) starts
+first and reports NOT_SERVING; the database is opened (retried while another
+process still holds the file), the writer started, tables created, and only
+then does readiness turn SERVING. Shutdown reverses it: readiness
+NOT_SERVING, a drain period, `server.stop(grace)` for in-flight calls, the
+writer commits what it holds, DuckDB is checkpointed and closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import grpc
+from prometheus_client import start_http_server
+
+from . import __version__
+from .api.admin_servicer import AdminServicer
+from .api.interceptors import ErrorInterceptor
+from .api.monitoring_servicer import MonitoringServicer
+from .api.project_servicer import ProjectServicer
+from .api.server import OWN_SERVICES, ServerOptions, Servicers, build_server
+from .config import Settings
+from .deferred import Deferred
+from .domain.projects import ProjectManager
+from .domain.table_admin import TableAdmin
+from .observability.checks import CheckResult, HealthReporter, Status
+from .observability.health import HealthState
+from .observability.log_level import LogLevelControl
+from .ontology.static_provider import StaticSchemaProvider
+from .storage.database import Database, DatabaseError, DatabaseSettings
+from .storage.pool import ConnectionPool
+from .storage.project_store import DuckDBProjectStore
+from .storage.tables import TableStore
+from .storage.writer import GroupCommitWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Storage:
+    database: Database
+    pool: ConnectionPool
+    writer: GroupCommitWriter
+
+
+class Application:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.start_time = datetime.now(UTC)
+        self._start_monotonic = time.monotonic()
+        self._stopping = threading.Event()
+        self.failed = threading.Event()  # set when start-up cannot complete
+        self.health = HealthState(OWN_SERVICES)
+        self.storage: Storage | None = None
+        self.projects: Deferred[ProjectManager] = Deferred("the project store")
+        self.tables: Deferred[TableAdmin] = Deferred("the table store")
+        self.reporter = HealthReporter(
+            [("database", self._check_database), ("schema_cache", self._check_schemas)],
+            __version__, self.start_time, self._start_monotonic)
+        self.server, self.grpc_port = build_server(
+            ServerOptions(settings.grpc_host, settings.grpc_port, settings.grpc_max_workers,
+                          settings.grpc_max_concurrent_rpcs),
+            Servicers(projects=ProjectServicer(self.projects, self.tables),
+                      admin=AdminServicer(self.tables, LogLevelControl()),
+                      monitoring=MonitoringServicer(self.reporter),
+                      health=self.health.servicer),
+            interceptors=[ErrorInterceptor()],
+        )
+        self.metrics_port: int | None = None
+        self._metrics_server = None
+        self._initializer = threading.Thread(target=self._initialize, name="startup", daemon=True)
+
+    # -- lifecycle --------------------------------------------------------------
+    def start(self) -> None:
+        """Starts serving (NOT_SERVING) and initialises in the background."""
+        self.server.start()
+        if self.settings.metrics_enabled:
+            self._metrics_server, _ = start_http_server(self.settings.metrics_port, addr=self.settings.grpc_host)
+            self.metrics_port = self._metrics_server.server_port
+        log.info("serving", extra={"grpc_port": self.grpc_port, "metrics_port": self.metrics_port,
+                                   "version": __version__})
+        self._initializer.start()
+
+    def wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.health.ready:
+                return True
+            if not self._initializer.is_alive() and not self.health.ready:
+                return False
+            time.sleep(0.01)
+        return self.health.ready
+
+    def stop(self, drain_seconds: float | None = None, grace_seconds: float | None = None) -> None:
+        drain = self.settings.shutdown_drain_seconds if drain_seconds is None else drain_seconds
+        grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
+        log.info("draining", extra={"drain_seconds": drain, "grace_seconds": grace})
+        self._stopping.set()
+        self.health.start_draining()
+        time.sleep(drain)  # let load balancers see NOT_SERVING and stop sending
+        self.server.stop(grace).wait()
+        self._initializer.join(timeout=5)
+        if self.storage is not None:
+            self.storage.writer.stop()
+            self.storage.pool.close()
+            self.storage.database.checkpoint_and_close()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+        log.info("stopped")
+
+    def _initialize(self) -> None:
+        try:
+            self._build_components()
+        except Exception:
+            log.exception("start-up failed")
+            self.failed.set()
+
+    def _build_components(self) -> None:
+        database = self._open_database()
+        if database is None:
+            return
+        s = self.settings
+        writer = GroupCommitWriter(database, queue_size=s.write_queue_size, max_group=s.write_group_max)
+        writer.start()
+        pool = ConnectionPool(database, s.duckdb_pool_size)
+        self.storage = Storage(database, pool, writer)
+        if not s.use_mock_onto_server:
+            log.warning("the ontology client is not available in this build; serving the built-in mock")
+        schemas = StaticSchemaProvider.from_mock(s.onto_schema_ids)
+        table_store = TableStore(pool, writer)
+        table_store.ensure_catalog()
+        tables = TableAdmin(schemas, table_store, s.onto_schema_ids)
+        for creation in tables.create_all():
+            log.info("table ready", extra={"table": creation.name, "table_created": creation.created})
+        self.tables.set(tables)
+        self.projects.set(ProjectManager(schemas, DuckDBProjectStore(pool, writer)))
+        self.health.set_ready(True)
+        log.info("ready")
+
+    def _open_database(self) -> Database | None:
+        """Opens DuckDB, retrying with backoff while the file is held by another process."""
+        delay = 0.1
+        settings = DatabaseSettings(self.settings.duckdb_path, self.settings.duckdb_threads or None,
+                                    self.settings.duckdb_memory_limit or None)
+        while not self._stopping.is_set():
+            try:
+                return Database(settings)
+            except DatabaseError as error:
+                log.warning("database not available yet, retrying", extra={"error": str(error)[:300]})
+                self._stopping.wait(delay)
+                delay = min(delay * 2, 5.0)
+        return None
+
+    # -- health checks ------------------------------------------------------------
+    def _check_database(self) -> CheckResult:
+        if self.storage is None:
+            return CheckResult("database", Status.UNHEALTHY, "database not open yet")
+        with self.storage.pool.connection(timeout=1.0) as con:
+            con.execute("SELECT 1").fetchone()
+        return CheckResult("database", Status.HEALTHY, "query answered",
+                           {"path": str(self.storage.database.path)})
+
+    def _check_schemas(self) -> CheckResult:
+        if self.projects.peek() is None:
+            return CheckResult("schema_cache", Status.UNHEALTHY, "no schema loaded yet")
+        return CheckResult("schema_cache", Status.DEGRADED if not self.settings.use_mock_onto_server
+                           else Status.HEALTHY, "serving the built-in mock schemas", {"source": "mock"})
+
+
+def grpc_channel_target(app: Application) -> str:
+    return f"127.0.0.1:{app.grpc_port}"
+
+
+__all__ = ["Application", "grpc", "grpc_channel_target"]

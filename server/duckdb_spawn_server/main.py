@@ -1,0 +1,42 @@
+"""Start-up: configuration -> application -> serve -> drain on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+from .app import Application
+from .config import ConfigError, load_settings
+from .observability.logging_setup import configure_logging
+
+log = logging.getLogger("duckdb_spawn_server.main")
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"duckdb-spawn-server: configuration error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, frame: stop.set())
+    try:
+        app = Application(settings)
+        app.start()
+    except OSError as error:
+        log.error("cannot start: %s", error)
+        return 1
+    while not stop.wait(0.2):
+        if app.failed.is_set():
+            app.stop(drain_seconds=0)
+            return 1
+    app.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

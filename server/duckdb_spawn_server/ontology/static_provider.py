@@ -1,0 +1,40 @@
+"""A schema provider that serves fixed schemas (the built-in mock).
+
+Used when `USE_MOCK_ONTO_SERVER=true`. The real ontology cache
+(ontology/cache.py) implements the same `SchemaProvider` port.
+"""
+
+from __future__ import annotations
+
+from ..domain.errors import NotFound
+from ..domain.projects import ActiveSchema
+from ..domain.schema import TableSchema
+from .mock import mock_schema
+
+
+class StaticSchemaProvider:
+    def __init__(self, schemas: dict[str, TableSchema], source: str = "mock") -> None:
+        self._active = {sid: ActiveSchema.compile(schema, source) for sid, schema in schemas.items()}
+
+    @classmethod
+    def from_mock(cls, schema_ids: tuple[str, ...]) -> StaticSchemaProvider:
+        schemas = {}
+        for schema_id in schema_ids:
+            schema = mock_schema(schema_id)
+            if schema is None:
+                raise ValueError(f"the built-in mock has no schema {schema_id!r}")
+            schemas[schema_id] = schema
+        return cls(schemas)
+
+    def schema_ids(self) -> tuple[str, ...]:
+        return tuple(self._active)
+
+    def active(self, schema_id: str, *, timeout: float | None = None) -> ActiveSchema:
+        try:
+            return self._active[schema_id]
+        except KeyError:
+            raise NotFound(f"schema {schema_id} is not hosted", resource_type="duckdbspawn.io/Schema",
+                           resource_name=f"schemas/{schema_id}") from None
+
+    def ready(self) -> bool:
+        return bool(self._active)

@@ -1,0 +1,75 @@
+"""A bounded pool of read cursors.
+
+DuckDB connections are not safe to share across threads, so each RPC
+borrows one for the length of its query and gives it back. The pool also
+keeps the numbers operators need (in use, idle, waiting, mean wait).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import duckdb
+
+from ..domain.errors import Unavailable
+from .database import Database
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    size: int
+    in_use: int
+    idle: int
+    waiting: int
+    mean_wait_seconds: float
+
+
+class ConnectionPool:
+    def __init__(self, database: Database, size: int) -> None:
+        self._idle: queue.LifoQueue[duckdb.DuckDBPyConnection] = queue.LifoQueue()
+        for _ in range(size):
+            self._idle.put(database.cursor())
+        self._size = size
+        self._lock = threading.Lock()
+        self._waiting = 0
+        self._acquired = 0
+        self._wait_total = 0.0
+
+    @contextmanager
+    def connection(self, timeout: float | None = 5.0) -> Iterator[duckdb.DuckDBPyConnection]:
+        start = time.monotonic()
+        with self._lock:
+            self._waiting += 1
+        try:
+            con = self._idle.get(timeout=timeout)
+        except queue.Empty:
+            raise Unavailable("all database connections are busy; retry shortly",
+                              retry_after_seconds=0.2, reason="POOL_EXHAUSTED") from None
+        finally:
+            with self._lock:
+                self._waiting -= 1
+        with self._lock:
+            self._acquired += 1
+            self._wait_total += time.monotonic() - start
+        try:
+            yield con
+        finally:
+            self._idle.put(con)
+
+    def stats(self) -> PoolStats:
+        with self._lock:
+            idle = self._idle.qsize()
+            mean = self._wait_total / self._acquired if self._acquired else 0.0
+            return PoolStats(self._size, self._size - idle, idle, self._waiting, mean)
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
