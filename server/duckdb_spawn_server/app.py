@@ -21,6 +21,7 @@ from prometheus_client import start_http_server
 
 from . import __version__
 from .api.admin_servicer import AdminServicer
+from .api.drain import DrainGate
 from .api.interceptors import ErrorInterceptor
 from .api.monitoring_servicer import MonitoringServicer
 from .api.project_servicer import ProjectServicer
@@ -34,6 +35,7 @@ from .observability.health import HealthState
 from .observability.log_level import LogLevelControl
 from .ontology.static_provider import StaticSchemaProvider
 from .storage.database import Database, DatabaseError, DatabaseSettings
+from .storage.layouts import TableLayouts
 from .storage.pool import ConnectionPool
 from .storage.project_store import DuckDBProjectStore
 from .storage.tables import TableStore
@@ -57,6 +59,7 @@ class Application:
         self._stopping = threading.Event()
         self.failed = threading.Event()  # set when start-up cannot complete
         self.health = HealthState(OWN_SERVICES)
+        self.drain_gate = DrainGate()
         self.storage: Storage | None = None
         self.projects: Deferred[ProjectManager] = Deferred("the project store")
         self.tables: Deferred[TableAdmin] = Deferred("the table store")
@@ -70,7 +73,7 @@ class Application:
                       admin=AdminServicer(self.tables, LogLevelControl()),
                       monitoring=MonitoringServicer(self.reporter),
                       health=self.health.servicer),
-            interceptors=[ErrorInterceptor()],
+            interceptors=[ErrorInterceptor(), self.drain_gate],
         )
         self.metrics_port: int | None = None
         self._metrics_server = None
@@ -104,7 +107,12 @@ class Application:
         self._stopping.set()
         self.health.start_draining()
         time.sleep(drain)  # let load balancers see NOT_SERVING and stop sending
-        self.server.stop(grace).wait()
+        self.drain_gate.close()  # stragglers get UNAVAILABLE; running calls go on
+        started = time.monotonic()
+        if not self.drain_gate.wait_idle(grace):
+            log.warning("grace period over with calls still in flight; cancelling them",
+                        extra={"in_flight": self.drain_gate.in_flight})
+        self.server.stop(max(0.0, grace - (time.monotonic() - started))).wait()
         self._initializer.join(timeout=5)
         if self.storage is not None:
             self.storage.writer.stop()
@@ -139,7 +147,7 @@ class Application:
         for creation in tables.create_all():
             log.info("table ready", extra={"table": creation.name, "table_created": creation.created})
         self.tables.set(tables)
-        self.projects.set(ProjectManager(schemas, DuckDBProjectStore(pool, writer)))
+        self.projects.set(ProjectManager(schemas, DuckDBProjectStore(pool, writer, TableLayouts(pool))))
         self.health.set_ready(True)
         log.info("ready")
 

@@ -198,12 +198,10 @@ class ProjectManager:
     def _merged(self, active: ActiveSchema, current: ProjectRecord, patch: Mapping[str, Any],
                 replace_all: bool) -> ProjectRecord:
         validator = active.validator
-        typed_patch = validator.validate_patch(patch)
-        if replace_all:
-            base: dict[str, Any] = {}
-        else:
-            base = {k: v for k, v in current.attributes.items() if validator.is_known(k)}
-        merged = validator.validate_create({**base, **typed_patch})
+        # Stored values are typed; the validator accepts them as they are, so the
+        # merged row is checked as a whole and every violation reported at once.
+        base = {} if replace_all else {k: v for k, v in current.attributes.items() if validator.is_known(k)}
+        merged = validator.validate_create({**base, **patch})
         now = utc_now()
         _fill_system_columns(active.schema, merged, current.project_id,
                              create_time=current.create_time, update_time=now,

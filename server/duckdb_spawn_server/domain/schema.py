@@ -114,12 +114,18 @@ class TableSchema:
     declared_version: str | None = None  # as provided by the ontology server
     source_format: str = "seed"
     _by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
+    _hash: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         problems = _check_schema(self)
         if problems:
             raise InvalidSchema(problems)
         object.__setattr__(self, "_by_name", {c.name: c for c in self.columns})
+        canonical = json.dumps(
+            {"table": self.table_name, "columns": [c.fingerprint() for c in self.columns]},
+            sort_keys=True, separators=(",", ":"),
+        )
+        object.__setattr__(self, "_hash", hashlib.sha256(canonical.encode()).hexdigest())
 
     def column(self, name: str) -> Column | None:
         return self._by_name.get(name)
@@ -140,11 +146,8 @@ class TableSchema:
         return "sha256:" + self.content_hash()[:16]
 
     def content_hash(self) -> str:
-        canonical = json.dumps(
-            {"table": self.table_name, "columns": [c.fingerprint() for c in self.columns]},
-            sort_keys=True, separators=(",", ":"),
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        """SHA-256 of the normalised content (computed once: schemas are immutable)."""
+        return self._hash
 
 
 def _check_schema(schema: TableSchema) -> list[str]:

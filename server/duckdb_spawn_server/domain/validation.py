@@ -116,13 +116,6 @@ class AttributeValidator:
         _raise_if(violations)
         return row
 
-    def validate_patch(self, patch: Mapping[str, Any], *, prefix: str = "attributes.") -> dict[str, Any]:
-        """Only the given fields, typed; `None` means "clear" (checked by validate_create on merge)."""
-        violations: list[FieldViolation] = []
-        row = self._convert_given(patch, prefix, violations)
-        _raise_if(violations)
-        return row
-
     def is_known(self, name: str) -> bool:
         return name in self._columns
 

@@ -52,8 +52,13 @@ def _arrow_value(column: Column, value: Any) -> Any:
     return value
 
 
-def records_to_arrow(schema: TableSchema, records: Sequence[ProjectRecord]) -> pa.Table:
-    """Ontology columns in schema order, then the bookkeeping columns."""
+def records_to_arrow(schema: TableSchema, records: Sequence[ProjectRecord],
+                     layout: Sequence[str] | None = None) -> pa.Table:
+    """The records as an Arrow table whose columns follow `layout` (the table's order).
+
+    Without a layout: ontology columns in schema order, then the bookkeeping
+    columns. Table columns the schema does not know get nulls.
+    """
     arrays: dict[str, pa.Array] = {}
     for column in schema.columns:
         values = [_arrow_value(column, r.attributes.get(column.name)) for r in records]
@@ -62,4 +67,7 @@ def records_to_arrow(schema: TableSchema, records: Sequence[ProjectRecord]) -> p
     arrays[UPDATE_TIME] = pa.array([r.update_time for r in records], type=pa.timestamp("us"))
     arrays[SCHEMA_VERSION] = pa.array([r.schema_version for r in records], type=pa.string())
     arrays[ETAG] = pa.array([r.etag for r in records], type=pa.string())
-    return pa.table(arrays)
+    if layout is None:
+        return pa.table(arrays)
+    count = len(records)
+    return pa.table({name: arrays[name] if name in arrays else pa.nulls(count) for name in layout})

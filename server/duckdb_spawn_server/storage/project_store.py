@@ -10,9 +10,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from ..domain.errors import AlreadyExists
 from ..domain.names import project_name
@@ -22,28 +24,37 @@ from ..domain.schema import TableSchema
 from ..domain.values import format_timestamp
 from .arrow_rows import records_to_arrow
 from .ddl import CREATE_TIME, ETAG, SCHEMA_VERSION, SYSTEM_COLUMNS, UPDATE_TIME
+from .layouts import TableLayouts
 from .pool import ConnectionPool
 from .sql import quote_identifier
 from .writer import Execute, GroupCommitWriter, InsertRows, opaque_error
 
 
 class DuckDBProjectStore:
-    def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter) -> None:
+    def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts) -> None:
         self._pool = pool
         self._writer = writer
+        self._layouts = layouts
+        self._builders: dict[tuple[str, tuple[str, ...]], Callable[[Sequence[ProjectRecord]], pa.Table]] = {}
+
+    def _arrow_builder(self, schema: TableSchema) -> Callable[[Sequence[ProjectRecord]], pa.Table]:
+        """One converter per (schema version, table layout), so the writer can merge rows sharing it."""
+        layout = self._layouts.columns(schema.table_name)
+        key = (schema.content_hash(), layout)
+        builder = self._builders.get(key)
+        if builder is None:
+            builder = self._builders[key] = partial(records_to_arrow, schema, layout=layout)
+        return builder
 
     # -- writes -----------------------------------------------------------------
     def insert(self, schema: TableSchema, records: Sequence[ProjectRecord], *, atomic: bool,
                timeout: float | None) -> list[Exception | None]:
         table = quote_identifier(schema.table_name)
-        columns = _column_list(schema)
+        to_arrow = self._arrow_builder(schema)
         if atomic:
-            op = InsertRows(table, columns, records_to_arrow(schema, records),
-                            translate_error=_insert_error(records))
-            ops = [op]
+            ops = [InsertRows(table, list(records), to_arrow, translate_error=_insert_error(records))]
         else:
-            ops = [InsertRows(table, columns, records_to_arrow(schema, [r]), translate_error=_insert_error([r]))
-                   for r in records]
+            ops = [InsertRows(table, [r], to_arrow, translate_error=_insert_error([r])) for r in records]
         futures = [self._writer.submit(op, timeout) for op in ops]
         outcomes: list[Exception | None] = []
         for future in futures:

@@ -76,39 +76,54 @@ class Execute(WriteOp):
 
 
 class InsertRows(WriteOp):
-    """Inserts an Arrow table into `table` (already-quoted name and column list)."""
+    """Inserts rows into a table, by position (`to_arrow` follows the table's column order).
 
-    def __init__(self, table_sql: str, columns_sql: str, rows: pa.Table,
+    Rows stay Python objects until the writer merges a group: `to_arrow` then
+    converts all of them at once, which costs far less per row than
+    converting each request's rows separately.
+    """
+
+    def __init__(self, table_sql: str, rows: Sequence[Any], to_arrow: Callable[[Sequence[Any]], pa.Table],
                  translate_error: ErrorTranslator | None = None) -> None:
         super().__init__(translate_error)
         self.table_sql = table_sql
-        self.columns_sql = columns_sql
         self.rows = rows
+        self.to_arrow = to_arrow
 
     @property
     def coalesce_key(self) -> Hashable:
-        return (self.table_sql, self.columns_sql)
+        return (self.table_sql, self.to_arrow)
 
     def apply(self, con: duckdb.DuckDBPyConnection) -> int:
-        return insert_arrow(con, self.table_sql, self.columns_sql, self.rows)
+        return insert_arrow(con, self.table_sql, self.to_arrow(self.rows))
 
     @staticmethod
     def apply_many(con: duckdb.DuckDBPyConnection, ops: Sequence[InsertRows]) -> list[int]:
-        merged = pa.concat_tables([op.rows for op in ops]) if len(ops) > 1 else ops[0].rows
-        insert_arrow(con, ops[0].table_sql, ops[0].columns_sql, merged)
-        return [op.rows.num_rows for op in ops]
+        rows = [row for op in ops for row in op.rows]
+        insert_arrow(con, ops[0].table_sql, ops[0].to_arrow(rows))
+        return [len(op.rows) for op in ops]
 
 
-_BATCH_VIEW = "__duckdb_spawn_batch"
+def insert_arrow(con: duckdb.DuckDBPyConnection, table_sql: str, rows: pa.Table) -> int:
+    """Positional insert of an Arrow table: DuckDB's cheapest bulk path from Python.
 
-
-def insert_arrow(con: duckdb.DuckDBPyConnection, table_sql: str, columns_sql: str, rows: pa.Table) -> int:
-    con.register(_BATCH_VIEW, rows)
-    try:
-        con.execute(f"INSERT INTO {table_sql} ({columns_sql}) SELECT * FROM {_BATCH_VIEW}")
-    finally:
-        con.unregister(_BATCH_VIEW)
+    Measured here: `from_arrow(...).insert_into` costs about half the CPU of
+    INSERT ... SELECT from a registered view, and handing DuckDB a bare Arrow
+    C stream (rather than the pyarrow Table, which DuckDB wraps in a
+    pyarrow dataset) holds the GIL for less of the insert.
+    """
+    con.from_arrow(_ArrowStream(rows)).insert_into(table_sql)
     return rows.num_rows
+
+
+class _ArrowStream:
+    """Exposes only the Arrow PyCapsule stream interface of a table."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        return self._table.__arrow_c_stream__(requested_schema)
 
 
 @dataclass(frozen=True)
@@ -191,10 +206,16 @@ class GroupCommitWriter:
                 return
 
     def _commit(self, ops: list[WriteOp]) -> None:
+        # A group that is one merged insert is a single statement: autocommit
+        # makes it one transaction without two extra round trips into DuckDB.
+        single_statement = len({op.coalesce_key for op in ops}) == 1 and ops[0].coalesce_key is not None
         try:
-            self._con.begin()
-            results = self._apply(ops)
-            self._con.commit()
+            if single_statement:
+                results = self._apply(ops)
+            else:
+                self._con.begin()
+                results = self._apply(ops)
+                self._con.commit()
         except Exception as error:
             self._rollback()
             if len(ops) == 1:
