@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import grpc
 
 from ..domain.errors import Unavailable
-from .handlers import Behavior, split_method, wrap_handler
+from .handlers import Behavior, WrappingInterceptor, split_method
 
 _ALWAYS_OPEN = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
                 "grpc.reflection.v1.ServerReflection")
 
 
-class DrainGate(grpc.ServerInterceptor):
+class DrainGate(WrappingInterceptor):
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.Condition()
         self._in_flight = 0
         self._closed = False
@@ -49,12 +49,9 @@ class DrainGate(grpc.ServerInterceptor):
                 self._lock.wait(remaining)
         return True
 
-    def intercept_service(self, continuation: Callable[..., Any],
-                          handler_call_details: grpc.HandlerCallDetails) -> Any:
-        service, _ = split_method(handler_call_details.method)
-        if service in _ALWAYS_OPEN:
-            return continuation(handler_call_details)
-        return wrap_handler(continuation(handler_call_details), self._track)
+    def wrap(self, behavior: Behavior, streaming: bool, method: str) -> Behavior:
+        service, _ = split_method(method)
+        return behavior if service in _ALWAYS_OPEN else self._track(behavior, streaming)
 
     def _enter(self) -> None:
         with self._lock:

@@ -31,6 +31,35 @@ def wrap_handler(handler: grpc.RpcMethodHandler | None, wrapper: Wrapper) -> grp
     return handler
 
 
+class WrappingInterceptor(grpc.ServerInterceptor):
+    """Base for interceptors that wrap each method's behaviour, computed once per method.
+
+    grpc runs `intercept_service` on its single dispatch thread for every
+    call, so per-call work there delays every other call. Subclasses only
+    say how to wrap a behaviour (`wrap`); the wrapped handler is cached per
+    method, and all per-call work happens inside the wrapper, on the
+    worker thread that runs the call.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[str, grpc.RpcMethodHandler | None] = {}
+
+    def wrap(self, behavior: Behavior, streaming: bool, method: str) -> Behavior:
+        raise NotImplementedError
+
+    def intercept_service(self, continuation: Callable[..., Any],
+                          handler_call_details: grpc.HandlerCallDetails) -> Any:
+        method = handler_call_details.method
+        try:
+            return self._cache[method]
+        except KeyError:
+            pass
+        handler = wrap_handler(continuation(handler_call_details), lambda b, s: self.wrap(b, s, method))
+        if handler is not None:  # unknown methods stay uncached: the set is unbounded
+            self._cache[method] = handler
+        return handler
+
+
 def split_method(full_method: str) -> tuple[str, str]:
     """'/pkg.Service/Method' -> ('pkg.Service', 'Method')."""
     _, service, method = full_method.split("/", 2) if full_method.count("/") >= 2 else ("", "", full_method)

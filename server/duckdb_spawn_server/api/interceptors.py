@@ -9,23 +9,20 @@ INTERNAL that reveals nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import grpc
 
 from ..domain.errors import DomainError
 from .errors import internal_status, status_for
-from .handlers import Behavior, wrap_handler
+from .handlers import Behavior, WrappingInterceptor
 
 log = logging.getLogger(__name__)
 
 
-class ErrorInterceptor(grpc.ServerInterceptor):
-    def intercept_service(self, continuation: Callable[..., Any],
-                          handler_call_details: grpc.HandlerCallDetails) -> Any:
-        method = handler_call_details.method
-        return wrap_handler(continuation(handler_call_details), lambda b, s: _map_errors(b, s, method))
+class ErrorInterceptor(WrappingInterceptor):
+    def wrap(self, behavior: Behavior, streaming: bool, method: str) -> Behavior:
+        return _map_errors(behavior, streaming, method)
 
 
 def _abort(context: grpc.ServicerContext, error: BaseException, method: str) -> None:
