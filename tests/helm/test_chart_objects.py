@@ -280,7 +280,7 @@ def test_duckdb_is_sized_from_the_container_limits(resources: dict[str, Any], pe
     assert fields["DUCKDB_THREADS"]["resource"] == "limits.cpu"
     assert {ref["containerName"] for ref in fields.values()} == {"server"}
     assert env["DUCKDB_THREADS"] == threads
-    settings = load_settings({"DUCKDB_THREADS": env["DUCKDB_THREADS"], "DUCKDB_MEMORY_LIMIT": env["DUCKDB_MEMORY_LIMIT"]})
+    settings = load_settings({name: env[name] for name in ("DUCKDB_THREADS", "DUCKDB_MEMORY_LIMIT")})
     assert (str(settings.duckdb_threads), settings.duckdb_memory_limit) == (threads, memory)
 
 
@@ -342,6 +342,10 @@ def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
 
 
+def pod_labels(manifests: list[Manifest]) -> dict[str, str]:
+    return statefulset(manifests)["spec"]["template"]["metadata"]["labels"]
+
+
 def test_the_service_exposes_grpc_with_app_protocol_and_metrics() -> None:
     manifests = render()
     service = one(manifests, "Service", "demo-duckdb-spawn")
@@ -350,9 +354,9 @@ def test_the_service_exposes_grpc_with_app_protocol_and_metrics() -> None:
     assert ports["metrics"]["port"] == 9464
     container_ports = {p["name"] for p in server_container(manifests)["ports"]}
     assert {p["targetPort"] for p in ports.values()} <= container_ports
-    pod_labels = statefulset(manifests)["spec"]["template"]["metadata"]["labels"]
-    assert selects(service["spec"]["selector"], pod_labels)
-    assert statefulset(manifests)["spec"]["serviceName"] in {s["metadata"]["name"] for s in of_kind(manifests, "Service")}
+    assert selects(service["spec"]["selector"], pod_labels(manifests))
+    service_names = {s["metadata"]["name"] for s in of_kind(manifests, "Service")}
+    assert statefulset(manifests)["spec"]["serviceName"] in service_names
     for test_pod in of_kind(manifests, "Pod"):  # a Service must never route to the helm test pod
         assert not selects(service["spec"]["selector"], test_pod["metadata"]["labels"])
 
@@ -387,7 +391,7 @@ def test_each_optional_object_is_off_by_default() -> None:
 def test_the_network_policy_admits_clients_the_test_pod_and_scrapers_only() -> None:
     manifests = render(NETWORK_POLICY)
     policy = one(manifests, "NetworkPolicy")
-    assert selects(policy["spec"]["podSelector"]["matchLabels"], statefulset(manifests)["spec"]["template"]["metadata"]["labels"])
+    assert selects(policy["spec"]["podSelector"]["matchLabels"], pod_labels(manifests))
     container_ports = {p["name"] for p in server_container(manifests)["ports"]}
     ingress = {rule["ports"][0]["port"]: rule["from"] for rule in policy["spec"]["ingress"]}
     assert set(ingress) <= container_ports
@@ -403,7 +407,7 @@ def test_the_disruption_budget_covers_the_pod() -> None:
     manifests = render(VALUE_SETS["pdb"])
     budget = one(manifests, "PodDisruptionBudget")
     assert budget["spec"]["minAvailable"] == 1
-    assert selects(budget["spec"]["selector"]["matchLabels"], statefulset(manifests)["spec"]["template"]["metadata"]["labels"])
+    assert selects(budget["spec"]["selector"]["matchLabels"], pod_labels(manifests))
     assert one(render({"podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}}),
                "PodDisruptionBudget")["spec"] == {"maxUnavailable": 1, "selector": budget["spec"]["selector"]}
 
