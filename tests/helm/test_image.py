@@ -152,12 +152,12 @@ def local_environment(manifests: list[dict], volume_root: Path) -> tuple[dict[st
     container = server_container(manifests)
     env = {**image_environment(), **container_environment(manifests, container)}
     original = dict(env)
-    env["PATH"] = env["PATH"].replace(IMAGE_VENV_BIN, str(BIN), 1).replace("$PATH", "/usr/local/bin:/usr/bin:/bin")
     for mount in container["volumeMounts"]:
         prefix = mount["mountPath"].rstrip("/") + "/"
-        for name, value in env.items():
+        for name, value in original.items():
             if value.startswith(prefix):
                 env[name] = str(volume_root / mount["name"] / value[len(prefix):])
+    env["PATH"] = original["PATH"].replace(IMAGE_VENV_BIN, str(BIN), 1).replace("$PATH", "/usr/local/bin:/usr/bin:/bin")
     env.update(GRPC_HOST="127.0.0.1", GRPC_PORT="0", METRICS_PORT="0")
     return env, {name for name in env if env[name] != original.get(name)}
 
