@@ -64,10 +64,31 @@ def _log_level(text: str) -> str:
     return level
 
 
+_SIZE = r"\d+(?:\.\d+)?\s*(?:B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)"
+_UNIT_BYTES = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+               "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
 def _memory_limit(text: str) -> str:
+    """A size for DuckDB, or `P% of SIZE` resolved here to whole MiB.
+
+    The share form exists for Kubernetes: the downward API can hand over the
+    container's memory limit but cannot do arithmetic, and DuckDB must leave
+    headroom under that limit for the rest of the process.
+    """
     value = text.strip()
-    if value and not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE):
-        raise ValueError("expected a size such as 512MB or 2GiB")
+    share = re.fullmatch(rf"(\d+(?:\.\d+)?)\s*%\s*of\s*({_SIZE})", value, re.IGNORECASE)
+    if share:
+        percent = float(share.group(1))
+        if not 0 < percent <= 100:
+            raise ValueError("expected a share above 0% and at most 100%")
+        number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(\w+)", share.group(2)).groups()
+        mebibytes = int(float(number) * _UNIT_BYTES[unit.upper()] * percent / 100) // 2**20
+        if mebibytes < 1:
+            raise ValueError("the share is less than 1MiB")
+        return f"{mebibytes}MiB"
+    if value and not re.fullmatch(_SIZE, value, re.IGNORECASE):
+        raise ValueError("expected a size such as 512MB or 2GiB, or a share such as 75% of 2048MiB")
     return value
 
 
@@ -120,7 +141,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("DUCKDB_THREADS", "duckdb_threads", "0", _int_range(0, 1024),
              "DuckDB worker threads (0: one per cpu)."),
     Variable("DUCKDB_MEMORY_LIMIT", "duckdb_memory_limit", "", _memory_limit,
-             "DuckDB memory limit such as 1GB (empty: DuckDB's default, 80% of RAM)."),
+             "DuckDB memory limit such as 1GB, or a share of a size such as 75% of 2048MiB "
+             "(empty: DuckDB's default, 80% of RAM)."),
     Variable("DUCKDB_POOL_SIZE", "duckdb_pool_size", "8", _int_range(1, 256), "Read connections in the pool."),
     Variable("WRITE_QUEUE_SIZE", "write_queue_size", "10000", _int_range(1, 1_000_000),
              "Writes waiting for the writer before callers get UNAVAILABLE."),

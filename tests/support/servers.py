@@ -113,8 +113,8 @@ class ServerProcess:
     """`python -m duckdb_spawn_server` in a subprocess; stdout (JSON lines) is collected."""
 
     def __init__(self, env: Mapping[str, str], cwd: Path | None = None,
-                 command: list[str] | None = None) -> None:
-        full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+                 command: list[str] | None = None, inherit_environment: bool = True) -> None:
+        full_env = {**(os.environ if inherit_environment else {}), **env, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             command or [sys.executable, "-m", "duckdb_spawn_server"], env=full_env, cwd=cwd,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)

@@ -51,7 +51,11 @@ class Database:
             self._connection = duckdb.connect(settings.path, config=config)
         except duckdb.Error as error:
             raise DatabaseError(f"cannot open DuckDB database at {settings.path}: {error}") from error
-        log.info("database opened", extra={"path": str(self.path)})
+        # What DuckDB actually applied, so an operator can see the container limits took effect.
+        threads, memory_limit = self._connection.execute(
+            "SELECT current_setting('threads'), current_setting('memory_limit')").fetchone()
+        log.info("database opened", extra={"path": str(self.path), "duckdb_threads": threads,
+                                           "duckdb_memory_limit": memory_limit})
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
