@@ -147,7 +147,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("GRPC_MAX_WORKERS", "grpc_max_workers", "64", _int_range(1, 1024),
              "Threads serving RPCs; writes waiting on the same group commit each hold one."),
     Variable("GRPC_MAX_CONCURRENT_RPCS", "grpc_max_concurrent_rpcs", "256", _int_range(1, 100_000),
-             "RPCs accepted at once; more get RESOURCE_EXHAUSTED."),
+             "RPCs accepted at once (health checks excepted); more get RESOURCE_EXHAUSTED."),
     Variable("DUCKDB_PATH", "duckdb_path", "data_product.db", _nonempty,
              "DuckDB database file (its directory is created)."),
     Variable("DUCKDB_THREADS", "duckdb_threads", "0", _int_range(0, 1024),
@@ -185,7 +185,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("AUTH_ANONYMOUS_ROLE", "auth_anonymous_role", "writer", _choice("none", "reader", "writer"),
              "Role of callers without credentials while AUTH_REQUIRED is false (never admin)."),
     Variable("GRPC_REFLECTION", "grpc_reflection", "open", _choice("open", "authenticated", "off"),
-             "Server reflection: open to all, only for callers with a token or certificate, or off."),
+             "Server reflection: open (behind authentication when AUTH_REQUIRED), authenticated "
+             "(a token or mapped certificate) or off."),
     Variable("TLS_CERT_FILE", "tls_cert_file", "", _path_or_empty,
              "PEM server certificate chain; with TLS_KEY_FILE turns TLS on (empty: plaintext)."),
     Variable("TLS_KEY_FILE", "tls_key_file", "", _path_or_empty, "PEM private key of TLS_CERT_FILE."),

@@ -6,6 +6,8 @@ common name maps to a role (mutual TLS), else the anonymous caller, whose
 role is AUTH_ANONYMOUS_ROLE (none when AUTH_REQUIRED). A token that is
 presented but wrong is refused outright, never downgraded to anonymous.
 
+Health checks pass untouched. Open reflection still refuses a wrong token.
+
 What they may do: `AccessPolicy`. Callers without credentials are answered
 UNAUTHENTICATED (credentials would help), known callers whose role is too
 low PERMISSION_DENIED. Then the optional per-principal rate limit.
@@ -81,7 +83,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
                           handler_call_details: grpc.HandlerCallDetails) -> Any:
         method = handler_call_details.method
         access, role = self._policy.access(method)
-        if access is Access.OPEN and (self._rate_limiter is None or split_method(method)[0] == HEALTH_SERVICE):
+        if split_method(method)[0] == HEALTH_SERVICE:  # probes: no credentials, no rate limit
             return continuation(handler_call_details)
         metadata = tuple(handler_call_details.invocation_metadata or ())
         audited = access is Access.ROLE and role is Role.ADMIN
