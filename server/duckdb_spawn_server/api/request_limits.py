@@ -65,7 +65,10 @@ class RequestLimits(grpc.ServerInterceptor):
     # -- requests ---------------------------------------------------------------------------
     def check(self, request: Any) -> None:
         """Checks (and, for page_size, coerces) one request message."""
-        fields = request.DESCRIPTOR.fields_by_name
+        descriptor = getattr(request, "DESCRIPTOR", None)
+        if descriptor is None:
+            return
+        fields = descriptor.fields_by_name
         limits = self.limits
         if "filter" in fields and request.filter:
             limits.check_filter(request.filter)
