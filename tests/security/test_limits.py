@@ -124,7 +124,8 @@ def test_import_caps(tmp_path: Path) -> None:
     (so this runs on any branch), and through ImportProjects itself where it is implemented."""
     consumed: list[int] = []
 
-    def consume(requests: Iterator[pb.ImportProjectsRequest], context: grpc.ServicerContext) -> pb.ImportProjectsResponse:
+    def consume(requests: Iterator[pb.ImportProjectsRequest],
+                context: grpc.ServicerContext) -> pb.ImportProjectsResponse:
         for request in requests:
             consumed.append(len(request.struct_rows.rows))
         return pb.ImportProjectsResponse(received_count=sum(consumed))
