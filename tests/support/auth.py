@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import namedtuple
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -44,3 +45,8 @@ def with_token(channel: grpc.Channel, token: str | None) -> grpc.Channel:
 def bearer(token: str) -> tuple[tuple[str, str]]:
     """Metadata for one call."""
     return (("authorization", f"Bearer {token}"),)
+
+
+def generated_admin_token(db_path: Path) -> str:
+    """The admin token a server without AUTH_TOKENS_FILE generated beside its database."""
+    return (db_path.parent / "admin.token").read_text().strip()
