@@ -34,6 +34,7 @@ from .observability.checks import CheckResult, HealthReporter, Status
 from .observability.health import HealthState
 from .observability.log_level import LogLevelControl
 from .ontology.static_provider import StaticSchemaProvider
+from .security.setup import build_security
 from .storage.database import Database, DatabaseError, DatabaseSettings
 from .storage.layouts import TableLayouts
 from .storage.pool import ConnectionPool
@@ -66,14 +67,17 @@ class Application:
         self.reporter = HealthReporter(
             [("database", self._check_database), ("schema_cache", self._check_schemas)],
             __version__, self.start_time, self._start_monotonic)
+        self.security = build_security(settings)
         self.server, self.grpc_port = build_server(
             ServerOptions(settings.grpc_host, settings.grpc_port, settings.grpc_max_workers,
-                          settings.grpc_max_concurrent_rpcs),
+                          settings.grpc_max_concurrent_rpcs, max_message_bytes=settings.grpc_max_message_bytes,
+                          tls=self.security.tls, reflection=self.security.reflection_enabled),
             Servicers(projects=ProjectServicer(self.projects, self.tables),
                       admin=AdminServicer(self.tables, LogLevelControl()),
                       monitoring=MonitoringServicer(self.reporter),
                       health=self.health.servicer),
-            interceptors=[ErrorInterceptor(), self.drain_gate],
+            interceptors=[ErrorInterceptor(), *self.security.interceptors_before_drain(), self.drain_gate,
+                          *self.security.interceptors_after_drain()],
         )
         self.metrics_port: int | None = None
         self._metrics_server = None
@@ -87,7 +91,8 @@ class Application:
             self._metrics_server, _ = start_http_server(self.settings.metrics_port, addr=self.settings.grpc_host)
             self.metrics_port = self._metrics_server.server_port
         log.info("serving", extra={"grpc_port": self.grpc_port, "metrics_port": self.metrics_port,
-                                   "version": __version__})
+                                   "version": __version__, "tls": self.security.tls is not None,
+                                   "mutual_tls": self.security.tls is not None and self.security.tls.mutual})
         self._initializer.start()
 
     def wait_ready(self, timeout: float) -> bool:

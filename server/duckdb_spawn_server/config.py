@@ -115,6 +115,39 @@ def _schema_ids(text: str) -> tuple[str, ...]:
     return ids
 
 
+def _path_or_empty(text: str) -> str:
+    value = text.strip()
+    if "\x00" in value:
+        raise ValueError("expected a file path")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError("expected " + ", ".join(choices[:-1]) + " or " + choices[-1])
+        return value
+
+    return parse
+
+
+_ROLES = ("reader", "writer", "admin")
+
+
+def _client_roles(text: str) -> tuple[tuple[str, str], ...]:
+    """`common-name:role,...` -> ((common name, role), ...)."""
+    pairs = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, role = part.rpartition(":")
+        if not sep or not name.strip() or role.strip().lower() not in _ROLES:
+            raise ValueError("expected common-name:role pairs separated by commas, role reader, writer or admin")
+        pairs.append((name.strip(), role.strip().lower()))
+    return tuple(pairs)
+
+
 @dataclass(frozen=True)
 class Variable:
     """One environment variable: its name, default (as text), parser and meaning."""
@@ -135,7 +168,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("GRPC_MAX_WORKERS", "grpc_max_workers", "64", _int_range(1, 1024),
              "Threads serving RPCs; writes waiting on the same group commit each hold one."),
     Variable("GRPC_MAX_CONCURRENT_RPCS", "grpc_max_concurrent_rpcs", "256", _int_range(1, 100_000),
-             "RPCs accepted at once; more get RESOURCE_EXHAUSTED."),
+             "RPCs accepted at once (health checks excepted); more get RESOURCE_EXHAUSTED."),
     Variable("DUCKDB_PATH", "duckdb_path", "data_product.db", _nonempty,
              "DuckDB database file (its directory is created)."),
     Variable("DUCKDB_THREADS", "duckdb_threads", "0", _int_range(0, 1024),
@@ -163,6 +196,53 @@ VARIABLES: tuple[Variable, ...] = (
              "After SIGTERM: seconds readiness reports NOT_SERVING before the server stops accepting."),
     Variable("SHUTDOWN_GRACE_SECONDS", "shutdown_grace_seconds", "10", _float_range(0, 3600),
              "Then: seconds in-flight RPCs get to finish before they are cancelled."),
+    # -- security: authentication, TLS (see the README's Security section) --------------------
+    Variable("AUTH_TOKENS_FILE", "auth_tokens_file", "", _path_or_empty,
+             "JSON file of bearer tokens with their names and roles (empty: a generated admin token only)."),
+    Variable("AUTH_ADMIN_TOKEN_FILE", "auth_admin_token_file", "", _path_or_empty,
+             "Without AUTH_TOKENS_FILE: where the generated admin token is kept, mode 0600 "
+             "(empty: admin.token beside the database)."),
+    Variable("AUTH_REQUIRED", "auth_required", "false", _bool,
+             "Every RPC (except health) needs a token or mapped client certificate."),
+    Variable("AUTH_ANONYMOUS_ROLE", "auth_anonymous_role", "writer", _choice("none", "reader", "writer"),
+             "Role of callers without credentials while AUTH_REQUIRED is false (never admin)."),
+    Variable("GRPC_REFLECTION", "grpc_reflection", "open", _choice("open", "authenticated", "off"),
+             "Server reflection: open (behind authentication when AUTH_REQUIRED), authenticated "
+             "(a token or mapped certificate) or off."),
+    Variable("TLS_CERT_FILE", "tls_cert_file", "", _path_or_empty,
+             "PEM server certificate chain; with TLS_KEY_FILE turns TLS on (empty: plaintext)."),
+    Variable("TLS_KEY_FILE", "tls_key_file", "", _path_or_empty, "PEM private key of TLS_CERT_FILE."),
+    Variable("TLS_CLIENT_CA_FILE", "tls_client_ca_file", "", _path_or_empty,
+             "PEM CA bundle; when set, clients must present a certificate it signed (mutual TLS)."),
+    Variable("TLS_CLIENT_ROLES", "tls_client_roles", "", _client_roles,
+             "Client certificate common name -> role, as cn:role pairs separated by commas."),
+    # -- limits (each refusal names its variable) ----------------------------------------------
+    Variable("GRPC_MAX_MESSAGE_BYTES", "grpc_max_message_bytes", str(16 * 1024 * 1024),
+             _int_range(64 * 1024, 2**31 - 1),
+             "Largest message received or sent; larger ones get RESOURCE_EXHAUSTED."),
+    Variable("MAX_ATTRIBUTES", "max_attributes", "256", _int_range(1, 100_000),
+             "Most attributes in one project; more is INVALID_ARGUMENT."),
+    Variable("MAX_ATTRIBUTE_BYTES", "max_attribute_bytes", "65536", _int_range(16, 2**31 - 1),
+             "Most bytes of one attribute (name plus encoded value); more is INVALID_ARGUMENT."),
+    Variable("MAX_FILTER_LENGTH", "max_filter_length", "2048", _int_range(1, 1_000_000),
+             "Most characters in a filter; more is INVALID_ARGUMENT."),
+    Variable("MAX_FILTER_TERMS", "max_filter_terms", "50", _int_range(1, 10_000),
+             "Most terms (comparisons) in a filter; more is INVALID_ARGUMENT."),
+    Variable("MAX_ORDER_BY_LENGTH", "max_order_by_length", "512", _int_range(1, 100_000),
+             "Most characters in order_by; more is INVALID_ARGUMENT."),
+    Variable("MAX_PAGE_SIZE", "max_page_size", "1000", _int_range(1, 1000),
+             "Largest page; a larger page_size is served as this many (AIP-158)."),
+    Variable("MAX_BATCH_SIZE", "max_batch_size", "1000", _int_range(1, 100_000),
+             "Most requests in one BatchCreateProjects; more is INVALID_ARGUMENT."),
+    Variable("MAX_IMPORT_ROWS_PER_MESSAGE", "max_import_rows_per_message", "10000", _int_range(1, 10_000_000),
+             "Most rows in one ImportProjects message; more is INVALID_ARGUMENT."),
+    Variable("MAX_IMPORT_ROWS", "max_import_rows", "1000000", _int_range(1, 1_000_000_000),
+             "Most rows in one ImportProjects stream; more is RESOURCE_EXHAUSTED."),
+    Variable("RATE_LIMIT_PER_SECOND", "rate_limit_per_second", "0", _float_range(0, 1_000_000),
+             "Calls per second each principal may make on average (0: no rate limit); "
+             "more get RESOURCE_EXHAUSTED with RetryInfo."),
+    Variable("RATE_LIMIT_BURST", "rate_limit_burst", "100", _int_range(1, 1_000_000),
+             "Calls a principal may make at once before RATE_LIMIT_PER_SECOND applies."),
 )
 
 
@@ -188,6 +268,27 @@ class Settings:
     log_level: str
     shutdown_drain_seconds: float
     shutdown_grace_seconds: float
+    auth_tokens_file: str
+    auth_admin_token_file: str
+    auth_required: bool
+    auth_anonymous_role: str
+    grpc_reflection: str
+    tls_cert_file: str
+    tls_key_file: str
+    tls_client_ca_file: str
+    tls_client_roles: tuple[tuple[str, str], ...]
+    grpc_max_message_bytes: int
+    max_attributes: int
+    max_attribute_bytes: int
+    max_filter_length: int
+    max_filter_terms: int
+    max_order_by_length: int
+    max_page_size: int
+    max_batch_size: int
+    max_import_rows_per_message: int
+    max_import_rows: int
+    rate_limit_per_second: float
+    rate_limit_burst: int
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -201,4 +302,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except ValueError as error:
             shown = text if len(text) <= 80 else text[:77] + "..."
             raise ConfigError(f"{variable.name}={shown!r} is invalid: {error}") from None
-    return Settings(**values)
+    settings = Settings(**values)
+    _check_combinations(settings)
+    return settings
+
+
+def _check_combinations(settings: Settings) -> None:
+    """Rules that involve more than one variable."""
+    if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
+        raise ConfigError("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
+    if settings.tls_client_ca_file and not settings.tls_cert_file:
+        raise ConfigError("TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE (mutual TLS runs over TLS)")
+    if settings.tls_client_roles and not settings.tls_client_ca_file:
+        raise ConfigError("TLS_CLIENT_ROLES needs TLS_CLIENT_CA_FILE (only verified certificates get roles)")

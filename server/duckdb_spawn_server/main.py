@@ -27,6 +27,9 @@ def main() -> int:
     try:
         app = Application(settings)
         app.start()
+    except ConfigError as error:  # e.g. an unreadable tokens file or certificate
+        print(f"duckdb-spawn-server: configuration error: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         log.error("cannot start: %s", error)
         return 1

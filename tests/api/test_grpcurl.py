@@ -10,8 +10,11 @@ from tests.support.servers import BIN, InProcessServer, Stubs
 GRPCURL = str(BIN / "grpcurl")
 
 
-def grpcurl(target: str, *args: str, data: dict | None = None) -> subprocess.CompletedProcess[str]:
+def grpcurl(target: str, *args: str, data: dict | None = None,
+            token: str | None = None) -> subprocess.CompletedProcess[str]:
     command = [GRPCURL, "-plaintext", "-max-time", "20"]
+    if token is not None:
+        command += ["-H", f"authorization: Bearer {token}"]
     if data is not None:
         command += ["-d", json.dumps(data)]
     return subprocess.run([*command, target, *args], capture_output=True, text=True, timeout=60)
@@ -61,7 +64,7 @@ def test_grpcurl_lists_describes_and_runs_crud(server: tuple[InProcessServer, St
 
     health = json.loads(ok(grpcurl(target, "grpc.health.v1.Health/Check")))
     assert health["status"] == "SERVING"
-    tables = json.loads(ok(grpcurl(target, "duckdb_spawn.v1.AdminService/ListTables")))
+    tables = json.loads(ok(grpcurl(target, "duckdb_spawn.v1.AdminService/ListTables", token=server[0].admin_token)))
     assert tables["tables"][0]["name"] == "tables/projects"
 
 

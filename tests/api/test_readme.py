@@ -29,5 +29,7 @@ def test_walkthrough_runs_as_printed(server: tuple[InProcessServer, Stubs]) -> N
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
     for command in commands:
         command = command.replace("localhost:50051", server[0].target)
-        result = subprocess.run(command, shell=True, env=env, capture_output=True, text=True, timeout=60)
+        # Run beside the database, as `make run` does: the generated admin.token is there.
+        result = subprocess.run(command, shell=True, env=env, capture_output=True, text=True, timeout=60,
+                                cwd=server[0].db_path.parent)
         assert result.returncode == 0, f"{command}\n{result.stderr}"

@@ -29,6 +29,8 @@ from duckdb_spawn_server.app import Application
 from duckdb_spawn_server.config import load_settings
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.support.auth import with_token
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -89,6 +91,12 @@ class InProcessServer:
     def target(self) -> str:
         return f"127.0.0.1:{self.app.grpc_port}"
 
+    @property
+    def admin_token(self) -> str | None:
+        """The generated admin token (None when a tokens file is configured)."""
+        path = self.app.security.admin_token_file
+        return path.read_text().strip() if path is not None else None
+
     def start(self) -> InProcessServer:
         self.app.start()
         assert self.app.wait_ready(30), "server did not become ready"
@@ -100,8 +108,13 @@ class InProcessServer:
 
 @contextmanager
 def in_process_server(db_path: Path, **env: str) -> Iterator[tuple[InProcessServer, Stubs]]:
+    """A started server and stubs that call it as its admin (the generated admin token).
+
+    Tests of behaviour act as a fully privileged client; tests of access
+    control (tests/security/) build their own channels with other credentials.
+    """
     server = InProcessServer(db_path, **env).start()
-    channel = grpc.insecure_channel(server.target)
+    channel = with_token(grpc.insecure_channel(server.target), server.admin_token)
     try:
         yield server, Stubs(channel)
     finally:

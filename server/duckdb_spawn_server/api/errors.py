@@ -26,6 +26,8 @@ _CODES: list[tuple[type[domain.DomainError], int]] = [
     (domain.Unavailable, code_pb2.UNAVAILABLE),
     (domain.ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
     (domain.DeadlineExceeded, code_pb2.DEADLINE_EXCEEDED),
+    (domain.Unauthenticated, code_pb2.UNAUTHENTICATED),
+    (domain.PermissionDenied, code_pb2.PERMISSION_DENIED),
 ]
 
 
@@ -50,13 +52,25 @@ def status_for(error: domain.DomainError) -> grpc.Status:
             error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description, reason=v.reason)
             for v in violations])))
     if isinstance(error, domain.Unavailable):
-        seconds = max(error.retry_after_seconds, 0.0)
-        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(
-            seconds=int(seconds), nanos=int((seconds % 1) * 1e9)))))
+        details.append(_pack(_retry_info(error.retry_after_seconds)))
     if isinstance(error, domain.ResourceExhausted):
         details.append(_pack(error_details_pb2.QuotaFailure(violations=[
             error_details_pb2.QuotaFailure.Violation(subject=error.limit, description=error.message)])))
+        if error.retry_after_seconds > 0:
+            details.append(_pack(_retry_info(error.retry_after_seconds)))
     return rpc_status.to_status(status_pb2.Status(code=code, message=error.message, details=details))
+
+
+def code_for(error: BaseException) -> grpc.StatusCode:
+    """The status code a domain error is answered with (UNKNOWN for anything else)."""
+    code = next((c for cls, c in _CODES if isinstance(error, cls)), code_pb2.UNKNOWN)
+    return next(s for s in grpc.StatusCode if s.value[0] == code)
+
+
+def _retry_info(seconds: float) -> error_details_pb2.RetryInfo:
+    seconds = max(seconds, 0.0)
+    return error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(
+        seconds=int(seconds), nanos=int((seconds % 1) * 1e9)))
 
 
 def internal_status(request_id: str = "") -> grpc.Status:

@@ -22,6 +22,8 @@ from duckdb_spawn.v1 import (
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from ..security.tls import TlsMaterial
+
 PROJECT_SERVICE = project_service_pb2.DESCRIPTOR.services_by_name["ProjectService"].full_name
 ADMIN_SERVICE = admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
 MONITORING_SERVICE = monitoring_service_pb2.DESCRIPTOR.services_by_name["MonitoringService"].full_name
@@ -34,8 +36,11 @@ class ServerOptions:
     host: str
     port: int
     max_workers: int
+    # Enforced with rich errors by api/concurrency.py; grpc's own cap is a backstop above it.
     max_concurrent_rpcs: int
     max_message_bytes: int = 16 * 1024 * 1024
+    tls: TlsMaterial | None = None  # None: plaintext
+    reflection: bool = True
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ def build_server(options: ServerOptions, servicers: Servicers,
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="grpc-worker"),
         interceptors=list(interceptors),
-        maximum_concurrent_rpcs=options.max_concurrent_rpcs,
+        maximum_concurrent_rpcs=2 * options.max_concurrent_rpcs + options.max_workers,
         options=[
             # Without this, a second server can silently share the port (Linux SO_REUSEPORT).
             ("grpc.so_reuseport", 0),
@@ -64,11 +69,22 @@ def build_server(options: ServerOptions, servicers: Servicers,
     admin_service_pb2_grpc.add_AdminServiceServicer_to_server(servicers.admin, server)
     monitoring_service_pb2_grpc.add_MonitoringServiceServicer_to_server(servicers.monitoring, server)
     health_pb2_grpc.add_HealthServicer_to_server(servicers.health, server)
-    reflection.enable_server_reflection((*OWN_SERVICES, HEALTH_SERVICE, reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(f"{_bracket(options.host)}:{options.port}")
+    if options.reflection:
+        reflection.enable_server_reflection((*OWN_SERVICES, HEALTH_SERVICE, reflection.SERVICE_NAME), server)
+    address = f"{_bracket(options.host)}:{options.port}"
+    if options.tls is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, server_credentials(options.tls))
     if port == 0:
         raise OSError(f"cannot bind gRPC port {options.host}:{options.port}")
     return server, port
+
+
+def server_credentials(tls: TlsMaterial) -> grpc.ServerCredentials:
+    """TLS with the server's key pair; with a client CA, client certificates are required and verified."""
+    return grpc.ssl_server_credentials([(tls.private_key, tls.certificate_chain)],
+                                       root_certificates=tls.client_ca, require_client_auth=tls.mutual)
 
 
 def _bracket(host: str) -> str:

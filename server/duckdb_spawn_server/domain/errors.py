@@ -98,13 +98,27 @@ class Unavailable(DomainError):
 
 
 class ResourceExhausted(DomainError):
-    """A limit was hit; `limit` names it."""
+    """A limit was hit; `limit` names it. `retry_after_seconds` > 0 when waiting helps (rate limits)."""
 
     reason = "RESOURCE_EXHAUSTED"
 
-    def __init__(self, message: str, *, limit: str, reason: str | None = None) -> None:
+    def __init__(self, message: str, *, limit: str, reason: str | None = None,
+                 retry_after_seconds: float = 0.0) -> None:
         super().__init__(message, reason=reason, metadata={"limit": limit})
         self.limit = limit
+        self.retry_after_seconds = retry_after_seconds
+
+
+class Unauthenticated(DomainError):
+    """The caller sent no usable credentials (none where some are needed, or a wrong token)."""
+
+    reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(DomainError):
+    """The caller is known but its role does not allow the method."""
+
+    reason = "PERMISSION_DENIED"
 
 
 class DeadlineExceeded(DomainError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from .errors import FieldViolation, InvalidArgument
@@ -11,6 +12,14 @@ PROJECTS_COLLECTION = "projects/"
 TABLES_COLLECTION = "tables/"
 SCHEMAS_COLLECTION = "schemas/"
 _SCHEMA_ID_MAX = 128
+# The canonical 8-4-4-4-12 form in ASCII hex. `uuid.UUID` alone also takes braces, "urn:uuid:",
+# no hyphens and non-ASCII digits (int() accepts full-width ones), so one project would have many names.
+_UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def parse_uuid(text: str) -> uuid.UUID | None:
+    """A UUID in its canonical hyphenated form (either case), else None."""
+    return uuid.UUID(text) if _UUID_PATTERN.fullmatch(text) else None
 
 
 def project_name(project_id: uuid.UUID) -> str:
@@ -21,10 +30,9 @@ def parse_project_name(name: str, field: str = "name") -> uuid.UUID:
     """`projects/{uuid}` -> UUID; anything else is INVALID_ARGUMENT naming `field`."""
     if not name.startswith(PROJECTS_COLLECTION):
         raise _bad_name(field, "must have the form projects/{uuid}")
-    try:
-        parsed = uuid.UUID(name[len(PROJECTS_COLLECTION):])
-    except ValueError:
-        raise _bad_name(field, "must have the form projects/{uuid}, with a valid UUID") from None
+    parsed = parse_uuid(name[len(PROJECTS_COLLECTION):])
+    if parsed is None:
+        raise _bad_name(field, "must have the form projects/{uuid}, with a valid UUID")
     return parsed
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from .errors import Aborted, AlreadyExists, FieldViolation, InvalidArgument, NotFound
-from .names import project_name
+from .names import parse_uuid, project_name
 from .paging import PageCursor, decode_page_token, encode_page_token, query_fingerprint
 from .schema import ColumnRole, TableSchema
 from .validation import AttributeValidator
@@ -139,14 +139,14 @@ class ProjectManager:
         return ProjectRecord(pid, row, now, now, new_etag(), active.schema.version)
 
     def _parse_new_id(self, text: str, field_name: str) -> uuid.UUID:
-        try:
-            return uuid.UUID(text)
-        except ValueError:
+        parsed = parse_uuid(text)
+        if parsed is None:
             raise InvalidArgument(
                 "project_id must be a UUID",
                 violations=[FieldViolation(field_name, "must be a UUID such as "
                                            "123e4567-e89b-12d3-a456-426614174000", "INVALID_FORMAT")],
-                reason="INVALID_PROJECT_ID") from None
+                reason="INVALID_PROJECT_ID")
+        return parsed
 
     # -- read -----------------------------------------------------------------
     def get(self, project_id: uuid.UUID, *, timeout: float | None = None) -> ProjectRecord:
