@@ -76,7 +76,11 @@ class Application:
                       admin=AdminServicer(self.tables, LogLevelControl()),
                       monitoring=MonitoringServicer(self.reporter),
                       health=self.health.servicer),
-            interceptors=[ErrorInterceptor(), *self.security.interceptors_before_drain(), self.drain_gate,
+            # Order matters. The concurrency limit counts each call on arrival, so it runs
+            # per call and first. Every interceptor after it computes its wrapping once per
+            # method (ErrorInterceptor caches the whole chain behind it), so anything that
+            # depends on the call itself must happen inside the wrapped behaviour.
+            interceptors=[self.security.concurrency, ErrorInterceptor(), self.drain_gate,
                           *self.security.interceptors_after_drain()],
         )
         self.metrics_port: int | None = None

@@ -19,7 +19,7 @@ the audit log with its outcome.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import grpc
@@ -31,7 +31,7 @@ from ..observability.audit import AuditLog, AuditRecord
 from ..security.tokens import TokenRegistry
 from .access_policy import HEALTH_SERVICE, Access, AccessPolicy
 from .errors import code_for
-from .handlers import Behavior, split_method, wrap_handler
+from .handlers import Behavior, WrappingInterceptor, split_method
 
 _BEARER = re.compile(r"\s*bearer\s+(\S+)\s*", re.IGNORECASE)
 # Who a call is recorded as when its credentials could not be checked (e.g. a wrong token).
@@ -71,31 +71,29 @@ class Authenticator:
         return principal
 
 
-class AuthInterceptor(grpc.ServerInterceptor):
+class AuthInterceptor(WrappingInterceptor):
     def __init__(self, authenticator: Authenticator, policy: AccessPolicy, audit: AuditLog,
                  rate_limiter: RateLimiter | None = None) -> None:
+        super().__init__()
         self._authenticator = authenticator
         self._policy = policy
         self._audit = audit
         self._rate_limiter = rate_limiter
 
-    def intercept_service(self, continuation: Callable[..., Any],
-                          handler_call_details: grpc.HandlerCallDetails) -> Any:
-        method = handler_call_details.method
+    def wrap(self, behavior: Behavior, streaming: bool, method: str) -> Behavior:
+        # Decided once per method; who is calling is decided per call, inside the wrapper.
         access, role = self._policy.access(method)
         if split_method(method)[0] == HEALTH_SERVICE:  # probes: no credentials, no rate limit
-            return continuation(handler_call_details)
-        metadata = tuple(handler_call_details.invocation_metadata or ())
+            return behavior
         audited = access is Access.ROLE and role is Role.ADMIN
-        return wrap_handler(continuation(handler_call_details),
-                            lambda behavior, streaming: self._guard(behavior, streaming, method, metadata,
-                                                                    access, role, audited))
+        return self._guard(behavior, streaming, method, access, role, audited)
 
-    def _admit(self, context: grpc.ServicerContext, request: Any, method: str, metadata: tuple[Any, ...],
+    def _admit(self, context: grpc.ServicerContext, request: Any, method: str,
                access: Access, role: Role) -> Principal:
         """Authenticates, authorises and rate-limits one call; denials are audited and raised."""
         principal = _UNAUTHENTICATED
         try:
+            metadata = context.invocation_metadata() or ()
             principal = self._authenticator.authenticate(metadata, context.auth_context())
             _authorize(principal, access, role, method)
             if self._rate_limiter is not None:
@@ -105,11 +103,11 @@ class AuthInterceptor(grpc.ServerInterceptor):
             raise
         return principal
 
-    def _guard(self, behavior: Behavior, streaming: bool, method: str, metadata: tuple[Any, ...],
+    def _guard(self, behavior: Behavior, streaming: bool, method: str,
                access: Access, role: Role, audited: bool) -> Behavior:
         if streaming:
             def stream(request: Any, context: grpc.ServicerContext) -> Any:
-                principal = self._admit(context, request, method, metadata, access, role)
+                principal = self._admit(context, request, method, access, role)
                 if not audited:
                     yield from behavior(request, context)
                     return
@@ -123,7 +121,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
             return stream
 
         def unary(request: Any, context: grpc.ServicerContext) -> Any:
-            principal = self._admit(context, request, method, metadata, access, role)
+            principal = self._admit(context, request, method, access, role)
             if not audited:
                 return behavior(request, context)
             try:

@@ -21,6 +21,7 @@ import grpc
 
 from ..domain.errors import ResourceExhausted
 from .access_policy import HEALTH_SERVICE
+from .errors import status_for
 from .handlers import Behavior, split_method, wrap_handler
 
 LIMIT_VARIABLE = "GRPC_MAX_CONCURRENT_RPCS"
@@ -104,13 +105,15 @@ def _refuse(limit: int) -> Callable[[Behavior, bool], Behavior]:
     def wrapper(behavior: Behavior, streaming: bool) -> Behavior:
         if streaming:
             def stream(request: Any, context: grpc.ServicerContext) -> Any:
-                raise error()
+                context.abort_with_status(status_for(error()))
                 yield  # pragma: no cover - makes this a generator
 
             return stream
 
         def unary(request: Any, context: grpc.ServicerContext) -> Any:
-            raise error()
+            # This interceptor runs outside the error-mapping one (it must count every call
+            # on arrival), so it answers with the rich status itself.
+            context.abort_with_status(status_for(error()))
 
         return unary
 

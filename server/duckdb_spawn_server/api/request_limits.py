@@ -22,23 +22,30 @@ from google.protobuf import struct_pb2
 
 from ..domain.errors import ResourceExhausted
 from ..domain.limits import ImportBudget, Limits
-from .handlers import Behavior, wrap_handler
+from .handlers import Behavior, WrappingInterceptor, wrap_handler
 
 MESSAGE_SIZE_VARIABLE = "GRPC_MAX_MESSAGE_BYTES"
 
 
-class RequestLimits(grpc.ServerInterceptor):
+class RequestLimits(WrappingInterceptor):
     def __init__(self, limits: Limits, max_message_bytes: int) -> None:
+        super().__init__()
         self.limits = limits
         self.max_message_bytes = max_message_bytes
 
     def intercept_service(self, continuation: Callable[..., Any],
                           handler_call_details: grpc.HandlerCallDetails) -> Any:
+        method = handler_call_details.method
+        if method in self._cache:
+            return self._cache[method]
         handler = continuation(handler_call_details)
-        if handler is None or not handler_call_details.method.startswith("/duckdb_spawn."):
+        if handler is None or not method.startswith("/duckdb_spawn."):
             return handler
         request_streaming = bool(handler.request_streaming)
-        return wrap_handler(handler, lambda behavior, streaming: self._limit(behavior, streaming, request_streaming))
+        wrapped = wrap_handler(handler, lambda behavior, streaming: self._limit(behavior, streaming,
+                                                                                  request_streaming))
+        self._cache[method] = wrapped
+        return wrapped
 
     def _limit(self, behavior: Behavior, response_streaming: bool, request_streaming: bool) -> Behavior:
         def admit(request: Any) -> Any:

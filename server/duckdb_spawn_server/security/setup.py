@@ -36,9 +36,6 @@ class Security:
     admin_token_file: Path | None     # the generated admin token, when no tokens file is configured
     limits: Limits
 
-    def interceptors_before_drain(self) -> list[grpc.ServerInterceptor]:
-        return [self.concurrency]
-
     def interceptors_after_drain(self) -> list[grpc.ServerInterceptor]:
         return [self.auth, self.request_limits]
 
