@@ -318,7 +318,7 @@ class _Parser:
 
     def member(self) -> str:
         token = self.peek
-        if token.kind is not Tok.WORD or token.text in ("AND", "OR"):
+        if token.kind is not Tok.WORD or token.text in KEYWORDS:
             raise self.error(token, f"expected a field name, found {_describe(token)}")
         self.take()
         names = [token.text]

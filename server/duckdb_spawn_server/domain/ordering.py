@@ -53,8 +53,7 @@ def parse_order_by(text: str, catalog: FieldCatalog, field_name: str = "order_by
     for index, item in enumerate(items):
         match = _ITEM.match(item)
         if match is None:
-            raise _invalid(field_name, f"item {index + 1} ({printable(item.strip(), 40)!r}) must be "
-                                       "'field' or 'field desc'")
+            raise _invalid(field_name, f"item {index + 1} must be 'field', 'field asc' or 'field desc'")
         field = catalog.resolve(match.group(1))
         if field is None:
             raise _invalid(field_name, f"unknown field {printable(match.group(1))!r}; fields are: "
