@@ -32,8 +32,10 @@ if TYPE_CHECKING:
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 MAX_BATCH_SIZE = 1000
-# Updates without an etag re-read and retry this often when they lose a race.
-UPDATE_ATTEMPTS = 5
+# Updates without an etag re-read and retry when they lose a race. A writer loses
+# only to another writer's commit, and each of those commits once, so with up to
+# this many concurrent writers of one project no update without an etag fails.
+UPDATE_ATTEMPTS = 32
 
 
 @dataclass(frozen=True)
