@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from .projects import ProjectManager
 
 IMPORT_METHOD = "ImportProjects"
-MAX_REPORTED_ERRORS = 1000
+MAX_REPORTED_ERRORS = 10_000
 
 
 class ImportMode(Enum):
