@@ -9,7 +9,7 @@ import grpc
 from duckdb_spawn.v1 import project_service_pb2 as pb
 from google.protobuf import field_mask_pb2
 
-from tests.support.rpc import call_error, create_request, rich_error
+from tests.support.rpc import RichError, call_error, create_request, rich_error
 from tests.support.servers import Stubs, in_process_server
 
 
@@ -21,38 +21,42 @@ def update_request(project: pb.Project, amount: str, etag: str) -> pb.UpdateProj
     return request
 
 
+def race_once(stubs: Stubs, other: Stubs, round_number: int) -> None:
+    """Two clients update one project with the same etag at the same moment."""
+    project = stubs.projects.CreateProject(create_request(project_name=f"race {round_number}"))
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, object] = {}
+
+    def client(name: str, client_stubs: Stubs, amount: str) -> None:
+        barrier.wait(10)
+        try:
+            outcomes[name] = client_stubs.projects.UpdateProject(update_request(project, amount, project.etag),
+                                                                 timeout=30)
+        except grpc.RpcError as error:
+            outcomes[name] = rich_error(error)
+
+    threads = [threading.Thread(target=client, args=("a", stubs, "111.11")),
+               threading.Thread(target=client, args=("b", other, "222.22"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    winners = [v for v in outcomes.values() if isinstance(v, pb.Project)]
+    losers = [v for v in outcomes.values() if isinstance(v, RichError)]
+    assert len(winners) == 1 and len(losers) == 1, outcomes
+    assert losers[0].code == grpc.StatusCode.ABORTED
+    assert losers[0].error_info is not None and losers[0].error_info.reason == "ETAG_MISMATCH"
+    stored = stubs.projects.GetProject(pb.GetProjectRequest(name=project.name))
+    assert stored == winners[0]
+    assert stored.attributes["total_amount"] in ("111.11", "222.22")
+
+
 def test_two_clients_with_the_same_etag_exactly_one_wins(tmp_path: Path) -> None:
     with in_process_server(tmp_path / "race.duckdb") as (server, stubs):
         other = Stubs(grpc.insecure_channel(server.target))  # a second client, its own connection
         try:
             for round_number in range(15):  # bounded; every round is a real race between two clients
-                project = stubs.projects.CreateProject(create_request(project_name=f"race {round_number}"))
-                barrier = threading.Barrier(2)
-                outcomes: dict[str, object] = {}
-
-                def client(name: str, client_stubs: Stubs, amount: str) -> None:
-                    barrier.wait(10)
-                    try:
-                        outcomes[name] = client_stubs.projects.UpdateProject(
-                            update_request(project, amount, project.etag), timeout=30)
-                    except grpc.RpcError as error:
-                        outcomes[name] = rich_error(error)
-
-                threads = [threading.Thread(target=client, args=("a", stubs, "111.11")),
-                           threading.Thread(target=client, args=("b", other, "222.22"))]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join(30)
-                winners = [v for v in outcomes.values() if isinstance(v, pb.Project)]
-                losers = [v for v in outcomes.values() if not isinstance(v, pb.Project)]
-                assert len(winners) == 1 and len(losers) == 1, outcomes
-                loser = losers[0]
-                assert loser.code == grpc.StatusCode.ABORTED  # type: ignore[attr-defined]
-                assert loser.error_info.reason == "ETAG_MISMATCH"  # type: ignore[attr-defined]
-                stored = stubs.projects.GetProject(pb.GetProjectRequest(name=project.name))
-                assert stored == winners[0]
-                assert stored.attributes["total_amount"] in ("111.11", "222.22")
+                race_once(stubs, other, round_number)
         finally:
             other.channel.close()
 

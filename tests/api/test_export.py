@@ -36,7 +36,8 @@ def source_rows(count: int) -> pa.Table:
     amounts = [f"{max(10 ** (i % 19) - 1 - i % 7, 0)}.{i % 100:02d}" if i % 19 else f"-{i % 1000}.05"
                for i in range(count)]
     return pa.table({
-        "project_name": [f'project {i}, "quoted"\nnewline ✓' if i % 1000 == 0 else f"project {i}" for i in range(count)],
+        "project_name": [f'project {i}, "quoted"\nnewline ✓' if i % 1000 == 0 else f"project {i}"
+                         for i in range(count)],
         "description": [None if i % 3 == 0 else f"desc; {i}" for i in range(count)],
         "total_amount": amounts,
         "maturity_years": pa.array([i % 50 for i in range(count)], pa.int32()),
@@ -73,7 +74,7 @@ def reference(server: InProcessServer, where: str = "TRUE", order: str = "\"_cre
         rows = con.execute(f"SELECT {', '.join(COLUMNS)} FROM projects WHERE {where} ORDER BY {order}").fetchall()
     finally:
         con.close()
-    return [dict(zip(COLUMNS, (str(v) if k == "project_id" else v for k, v in zip(COLUMNS, row)),
+    return [dict(zip(COLUMNS, (str(v) if k == "project_id" else v for k, v in zip(COLUMNS, row, strict=True)),
                      strict=True)) for row in rows]
 
 
@@ -125,7 +126,7 @@ def read_with_duckdb(name: str, data: bytes, tmp_path: Path) -> list[dict[str, A
                            f"FROM {source}").fetchall()
     finally:
         con.close()
-    return [dict(zip(COLUMNS, (str(v) if k == "project_id" else v for k, v in zip(COLUMNS, row)),
+    return [dict(zip(COLUMNS, (str(v) if k == "project_id" else v for k, v in zip(COLUMNS, row, strict=True)),
                      strict=True)) for row in rows]
 
 

@@ -116,7 +116,8 @@ VALID: list[tuple[str, Predicate]] = [
     ('-status = "ACTIVE"', lambda r, c: r["status"] != "ACTIVE"),
     ('NOT status = "ACTIVE"', lambda r, c: r["status"] != "ACTIVE"),
     ('status = "ACTIVE" OR status = "COMPLETED"', lambda r, c: r["status"] in ("ACTIVE", "COMPLETED")),
-    ('status = "ACTIVE" AND currency_code = "EUR"', lambda r, c: r["status"] == "ACTIVE" and r["currency_code"] == "EUR"),
+    ('status = "ACTIVE" AND currency_code = "EUR"',
+     lambda r, c: r["status"] == "ACTIVE" and r["currency_code"] == "EUR"),
     ('status = "ACTIVE" currency_code = "EUR"', lambda r, c: r["status"] == "ACTIVE" and r["currency_code"] == "EUR"),
     # OR binds tighter than AND (AIP-160): a OR b AND c == (a OR b) AND c
     ('status = "PROPOSED" OR status = "ACTIVE" AND currency_code = "USD"',
@@ -184,7 +185,8 @@ VALID: list[tuple[str, Predicate]] = [
     ('description != "phase 1 of the wind park"', lambda r, c: r["description"] != "phase 1 of the wind park"),
     ("description:\"O'Brien\"", lambda r, c: r["description"] is not None and "O'Brien" in r["description"]),
     ("description = 'the \"O\\'Brien\" \\* special'", lambda r, c: r["description"] == SPECIAL),
-    ('description = "*\\* special"', lambda r, c: r["description"] is not None and r["description"].endswith("* special")),
+    ('description = "*\\* special"',
+     lambda r, c: r["description"] is not None and r["description"].endswith("* special")),
     ('description < "phase 2"', lambda r, c: _lt(r["description"], "phase 2")),
     ('NOT description < "phase 2"', lambda r, c: not _lt(r["description"], "phase 2")),
     ('description:"phase" OR maturity_years = 0', lambda r, c: "phase" in (r["description"] or "")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -30,13 +29,14 @@ def invalid_kind(i: int) -> tuple[str, str] | None:
 def bulk_table(start: int, count: int) -> pa.Table:
     rows = range(start, start + count)
     kinds = [invalid_kind(i) for i in rows]
+    pairs = list(zip(rows, [k[0] if k else "" for k in kinds], strict=True))
     return pa.table({
-        "project_name": [None if k and k[0] == "project_name" else f"bulk {i}" for i, k in zip(rows, kinds)],
-        "total_amount": ["n/a" if k and k[0] == "total_amount" else f"{i}.{i % 100:02d}" for i, k in zip(rows, kinds)],
+        "project_name": [None if bad == "project_name" else f"bulk {i}" for i, bad in pairs],
+        "total_amount": ["n/a" if bad == "total_amount" else f"{i}.{i % 100:02d}" for i, bad in pairs],
         "maturity_years": pa.array([i % 40 for i in rows], pa.int32()),
         "expected_tri": pa.array([Decimal(i % 900) / 100 for i in rows], pa.decimal128(5, 2)),
-        "dscr": ["1000.00" if k and k[0] == "dscr" else "1.25" for k in kinds],
-        "status": ["LOST" if k and k[0] == "status" else ("ACTIVE", "COMPLETED")[i % 2] for i, k in zip(rows, kinds)],
+        "dscr": ["1000.00" if bad == "dscr" else "1.25" for _, bad in pairs],
+        "status": ["LOST" if bad == "status" else ("ACTIVE", "COMPLETED")[i % 2] for i, bad in pairs],
         "currency_code": ["EUR"] * count,
     })
 

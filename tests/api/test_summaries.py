@@ -103,7 +103,8 @@ CASES = [
         "SELECT status, sum(total_amount), count(*), max(maturity_years) FROM projects GROUP BY status "
         "ORDER BY status", ["status", "sum_total_amount", "count", "longest"], id="by-status"),
     pytest.param(
-        {"filter": "maturity_years > 10 AND NOT currency_code = JPY", "group_by": ["status", "attributes.currency_code"],
+        {"filter": "maturity_years > 10 AND NOT currency_code = JPY",
+         "group_by": ["status", "attributes.currency_code"],
          "aggregations": [agg(F.AGGREGATE_FUNCTION_SUM, "total_amount"), agg(F.AGGREGATE_FUNCTION_AVG, "total_amount"),
                           agg(F.AGGREGATE_FUNCTION_SUM, "maturity_years")]},
         "SELECT status, currency_code, sum(total_amount), avg(total_amount), sum(maturity_years) FROM projects "
