@@ -190,6 +190,8 @@ class ProjectManager:
     def batch_create(self, items: Sequence[tuple[Mapping[str, Any], str]], *, request: RequestKey | None = None,
                      timeout: float | None = None) -> list[ProjectRecord]:
         """Creates every project or none (AIP-233); violations name `requests[i]`."""
+        from .batches import validate_batch
+
         if not items or len(items) > MAX_BATCH_SIZE:
             description = f"must hold 1 to {MAX_BATCH_SIZE} requests, got {len(items)}"
             raise InvalidArgument(f"requests {description}",
@@ -199,31 +201,7 @@ class ProjectManager:
         if stored is not None:
             return [ProjectRecord.from_json(item) for item in stored]
         active = self.schemas.active(self.schema_id, timeout=timeout)
-        records: list[ProjectRecord] = []
-        violations: list[FieldViolation] = []
-        first_index: dict[uuid.UUID, int] = {}
-        invalid: list[int] = []
-        for index, (attributes, project_id) in enumerate(items):
-            where = f"requests[{index}]"
-            try:
-                record = self.build_new_record(active, attributes, project_id, prefix=f"{where}.project.attributes.",
-                                               id_field=f"{where}.project_id")
-            except InvalidArgument as error:
-                violations += error.violations
-                invalid.append(index)
-                continue
-            if record.project_id in first_index:
-                violations.append(FieldViolation(f"{where}.project_id", "repeats the project_id of "
-                                                 f"requests[{first_index[record.project_id]}]", "DUPLICATE_ID"))
-                invalid.append(index)
-            first_index.setdefault(record.project_id, index)
-            records.append(record)
-        if violations:
-            raise InvalidArgument(f"{len(invalid)} of {len(items)} requests are invalid; nothing was created",
-                                  violations=violations, reason="INVALID_BATCH",
-                                  metadata={"invalid_requests": str(len(invalid)),
-                                            "first_invalid_request": str(invalid[0])})
-        return self._insert(active, records, request, timeout)
+        return self._insert(active, validate_batch(self, active, items), request, timeout)
 
     def _insert(self, active: ActiveSchema, records: list[ProjectRecord], request: RequestKey | None,
                 timeout: float | None) -> list[ProjectRecord]:
