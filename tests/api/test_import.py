@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -13,7 +14,7 @@ import pytest
 from duckdb_spawn.v1 import project_service_pb2 as pb
 
 from tests.support.rpc import call_error, create_request, valid_attributes
-from tests.support.servers import InProcessServer, Stubs
+from tests.support.servers import InProcessServer, Stubs, in_process_server
 
 # One row in every 100 is invalid (1%), in one of four ways that rotate from block to block.
 INVALID_OFFSETS = [(7, ("dscr", "OUT_OF_RANGE")), (31, ("status", "NOT_IN_ENUM")),
@@ -168,3 +169,13 @@ def test_an_empty_stream_imports_nothing(stubs: Stubs) -> None:
     assert (response.received_count, response.imported_count, response.failed_count) == (0, 0, 0)
     bad_mode = call_error(stubs.projects.ImportProjects, iter([pb.ImportProjectsRequest(mode=7)]))
     assert bad_mode.violations == {"mode": "INVALID_ENUM"}
+
+
+def test_spools_left_by_a_crash_are_removed_at_start_up(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "spool.duckdb"
+    db.parent.mkdir()
+    orphan = db.parent / "duckdb-spawn-import-orphan.arrows"
+    orphan.write_bytes(b"half an import")
+    with in_process_server(db) as (_, stubs):
+        assert not orphan.exists()
+        assert count(stubs) == 0

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import Aborted, AlreadyExists, FieldViolation, InvalidArgument, NotFound
-from .idempotency import Idempotency, LogEntry, RequestKey, RequestReplayed
+from .idempotency import Idempotency, LogEntry, LoggedRequest, RequestKey, RequestReplayed
 from .names import project_name
 from .ordering import decode_position, encode_position, key_values
 from .paging import PageCursor, decode_page_token, encode_page_token, query_fingerprint
@@ -131,7 +131,7 @@ class ProjectStore(Protocol):
         """Overwrites the record if its stored etag is `expected_etag`; False otherwise."""
         ...
 
-    def find_request(self, request_id: str, not_before: datetime) -> Any: ...
+    def find_request(self, request_id: str, not_before: datetime) -> LoggedRequest | None: ...
 
     def begin_import(self, schema: TableSchema) -> ImportSpool: ...
 

@@ -14,6 +14,7 @@ import contextlib
 import os
 import secrets
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -28,6 +29,19 @@ from .sql import quote_identifier
 from .writer import Execute, GroupCommitWriter
 
 _NEW_ETAG = "substr(replace(CAST(gen_random_uuid() AS VARCHAR), '-', ''), 1, 16)"
+_PREFIX = "duckdb-spawn-import-"
+
+
+def remove_orphaned_spools(directory: str | None) -> int:
+    """Deletes spool files in `directory` (left by a process that died mid-import); returns how many."""
+    if directory is None:
+        return 0
+    removed = 0
+    for path in Path(directory).glob(f"{_PREFIX}*.arrows"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed
 
 
 class ImportSpool:
@@ -36,7 +50,7 @@ class ImportSpool:
         self._schema = schema
         self._writer = writer
         self._requests = requests
-        handle, self._path = tempfile.mkstemp(prefix="duckdb-spawn-import-", suffix=".arrows", dir=directory)
+        handle, self._path = tempfile.mkstemp(prefix=_PREFIX, suffix=".arrows", dir=directory)
         self._file = os.fdopen(handle, "wb")
         self._stream: pa.ipc.RecordBatchStreamWriter | None = None
         self._rows = 0

@@ -28,7 +28,7 @@ from ..domain.summaries import Summary, SummaryPlan
 from .arrow_rows import records_to_arrow
 from .ddl import ETAG, SCHEMA_VERSION, SYSTEM_COLUMNS, UPDATE_TIME
 from .exports import export_chunks
-from .import_spool import ImportSpool
+from .import_spool import ImportSpool, remove_orphaned_spools
 from .layouts import TableLayouts
 from .pool import ConnectionPool
 from .query_sql import after_sql, order_sql, where_sql
@@ -51,8 +51,12 @@ class DuckDBProjectStore:
         self._builders: dict[tuple[str, tuple[str, ...]], Callable[[Sequence[ProjectRecord]], pa.Table]] = {}
 
     def prepare(self, timeout: float | None = None) -> None:
-        """Creates the service's own tables this store needs (the request log)."""
+        """Creates the request log table; removes import spools a crashed process left behind.
+
+        Only one process can hold the database, so any spool beside it is an orphan.
+        """
         self._requests.ensure_table(timeout)
+        remove_orphaned_spools(self._spool_dir)
 
     def _arrow_builder(self, schema: TableSchema) -> Callable[[Sequence[ProjectRecord]], pa.Table]:
         """One converter per (schema version, table layout), so the writer can merge rows sharing it."""
