@@ -148,8 +148,8 @@ class Application:
         for creation in tables.create_all():
             log.info("table ready", extra={"table": creation.name, "table_created": creation.created})
         self.tables.set(tables)
-        store = DuckDBProjectStore(pool, writer, TableLayouts(pool), spool_dir=str(database.path.parent)
-                                   if s.duckdb_path != ":memory:" else None)
+        spool_dir = None if s.duckdb_path == ":memory:" else str(database.path.parent)  # import spools
+        store = DuckDBProjectStore(pool, writer, TableLayouts(pool), spool_dir=spool_dir)
         store.prepare()
         retention = timedelta(seconds=s.request_id_retention_seconds)
         self.projects.set(ProjectManager(schemas, store, idempotency=Idempotency(store, retention)))
