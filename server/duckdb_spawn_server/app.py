@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import grpc
 from prometheus_client import start_http_server
@@ -28,6 +28,7 @@ from .api.project_servicer import ProjectServicer
 from .api.server import OWN_SERVICES, ServerOptions, Servicers, build_server
 from .config import Settings
 from .deferred import Deferred
+from .domain.idempotency import Idempotency
 from .domain.projects import ProjectManager
 from .domain.table_admin import TableAdmin
 from .observability.checks import CheckResult, HealthReporter, Status
@@ -156,7 +157,11 @@ class Application:
         for creation in tables.create_all():
             log.info("table ready", extra={"table": creation.name, "table_created": creation.created})
         self.tables.set(tables)
-        self.projects.set(ProjectManager(schemas, DuckDBProjectStore(pool, writer, TableLayouts(pool))))
+        spool_dir = None if s.duckdb_path == ":memory:" else str(database.path.parent)  # import spools
+        store = DuckDBProjectStore(pool, writer, TableLayouts(pool), spool_dir=spool_dir)
+        store.prepare()
+        retention = timedelta(seconds=s.request_id_retention_seconds)
+        self.projects.set(ProjectManager(schemas, store, idempotency=Idempotency(store, retention)))
         self.health.set_ready(True)
         log.info("ready")
 

@@ -192,6 +192,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ONTO_CACHE_TTL", "onto_cache_ttl", "60", _float_range(0.1, 86_400),
              "Seconds a fetched schema is fresh before it is revalidated."),
     Variable("LOG_LEVEL", "log_level", "INFO", _log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL."),
+    Variable("REQUEST_ID_RETENTION_SECONDS", "request_id_retention_seconds", "86400", _float_range(1, 31_536_000),
+             "How long a request id (AIP-155) is remembered: a retry within it returns the first result."),
     Variable("SHUTDOWN_DRAIN_SECONDS", "shutdown_drain_seconds", "5", _float_range(0, 3600),
              "After SIGTERM: seconds readiness reports NOT_SERVING before the server stops accepting."),
     Variable("SHUTDOWN_GRACE_SECONDS", "shutdown_grace_seconds", "10", _float_range(0, 3600),
@@ -266,6 +268,7 @@ class Settings:
     onto_schema_ids: tuple[str, ...]
     onto_cache_ttl: float
     log_level: str
+    request_id_retention_seconds: float
     shutdown_drain_seconds: float
     shutdown_grace_seconds: float
     auth_tokens_file: str

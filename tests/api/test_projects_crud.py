@@ -124,8 +124,9 @@ def test_list_defaults_and_limits(stubs: Stubs) -> None:
     assert page.total_size == 5 and page.next_page_token == ""
     negative = call_error(stubs.projects.ListProjects, pb.ListProjectsRequest(page_size=-1))
     assert negative.violations == {"page_size": "INVALID_PAGE_SIZE"}
-    not_yet = call_error(stubs.projects.ListProjects, pb.ListProjectsRequest(filter='status = "ACTIVE"'))
-    assert not_yet.code == grpc.StatusCode.INVALID_ARGUMENT and "not supported yet" in not_yet.message
+    bad_filter = call_error(stubs.projects.ListProjects, pb.ListProjectsRequest(filter='status = "ACTIV"'))
+    assert bad_filter.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_filter.violations == {"filter": "NOT_IN_ENUM"}
 
 
 def test_initialize_database_is_idempotent(stubs: Stubs) -> None:

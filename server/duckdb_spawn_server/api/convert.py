@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
 from duckdb_spawn.v1 import project_service_pb2 as pb
 from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2
 
+from ..domain.errors import FieldViolation, InvalidArgument
+from ..domain.imports import ImportMode, ImportReport
 from ..domain.projects import ProjectRecord
+from ..domain.queries import ExportFormat
+from ..domain.summaries import AggregateFunction, AggregationSpec, Summary
 from ..domain.values import to_json_value
 
 
@@ -43,3 +50,97 @@ def project_to_proto(record: ProjectRecord) -> pb.Project:
     )
     project.attributes.update({name: to_json_value(value) for name, value in record.attributes.items()})
     return project
+
+
+# -- request ids ----------------------------------------------------------------------
+
+def request_fingerprint(request: Message) -> str:
+    """A hash of the request without its `request_id`: what "the same request" means (AIP-155)."""
+    hasher = RequestHasher()
+    hasher.add(request)
+    return hasher.hexdigest()
+
+
+class RequestHasher:
+    """Fingerprints a request, or a stream of them, ignoring `request_id` fields."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+
+    def add(self, message: Message) -> None:
+        if getattr(message, "request_id", ""):
+            copy = type(message)()
+            copy.CopyFrom(message)
+            copy.ClearField("request_id")  # type: ignore[arg-type]
+            message = copy
+        data = message.SerializeToString(deterministic=True)
+        self._hash.update(len(data).to_bytes(8, "big"))
+        self._hash.update(data)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+# -- bulk ----------------------------------------------------------------------------
+
+_IMPORT_MODES = {
+    pb.IMPORT_MODE_UNSPECIFIED: ImportMode.ATOMIC,
+    pb.IMPORT_MODE_ATOMIC: ImportMode.ATOMIC,
+    pb.IMPORT_MODE_BEST_EFFORT: ImportMode.BEST_EFFORT,
+}
+_EXPORT_FORMATS = {
+    pb.EXPORT_FORMAT_UNSPECIFIED: ExportFormat.ARROW_IPC,
+    pb.EXPORT_FORMAT_ARROW_IPC: ExportFormat.ARROW_IPC,
+    pb.EXPORT_FORMAT_PARQUET: ExportFormat.PARQUET,
+    pb.EXPORT_FORMAT_CSV: ExportFormat.CSV,
+    pb.EXPORT_FORMAT_JSONL: ExportFormat.JSONL,
+}
+_FUNCTIONS = {
+    pb.AGGREGATE_FUNCTION_COUNT: AggregateFunction.COUNT,
+    pb.AGGREGATE_FUNCTION_SUM: AggregateFunction.SUM,
+    pb.AGGREGATE_FUNCTION_AVG: AggregateFunction.AVG,
+    pb.AGGREGATE_FUNCTION_MIN: AggregateFunction.MIN,
+    pb.AGGREGATE_FUNCTION_MAX: AggregateFunction.MAX,
+    pb.AGGREGATE_FUNCTION_PERCENTILE: AggregateFunction.PERCENTILE,
+}
+
+
+def _enum(table: dict[int, Any], value: int, field_name: str) -> Any:
+    if value not in table:
+        description = f"unknown value {value}"
+        raise InvalidArgument(f"{field_name} has an {description}",
+                              violations=[FieldViolation(field_name, description, "INVALID_ENUM")],
+                              reason="INVALID_ENUM")
+    return table[value]
+
+
+def import_mode_from_proto(value: int) -> ImportMode:
+    return _enum(_IMPORT_MODES, value, "mode")  # type: ignore[no-any-return]
+
+
+def export_format_from_proto(value: int) -> ExportFormat:
+    return _enum(_EXPORT_FORMATS, value, "format")  # type: ignore[no-any-return]
+
+
+def aggregation_from_proto(aggregation: pb.Aggregation) -> AggregationSpec:
+    return AggregationSpec(_FUNCTIONS.get(aggregation.function), aggregation.field, aggregation.percentile,
+                           aggregation.alias)
+
+
+def import_report_to_proto(report: ImportReport) -> pb.ImportProjectsResponse:
+    return pb.ImportProjectsResponse(
+        received_count=report.received, imported_count=report.imported, failed_count=report.failed,
+        errors_truncated=report.truncated,
+        errors=[pb.ImportRowError(row_number=e.row_number, field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description, reason=v.reason)
+            for v in e.violations]) for e in report.errors])
+
+
+def summary_to_proto(summary: Summary) -> pb.SummarizeProjectsResponse:
+    response = pb.SummarizeProjectsResponse(columns=[pb.SummaryColumn(name=c.name, type=c.type)
+                                                     for c in summary.columns])
+    for row in summary.rows:
+        values = struct_pb2.ListValue()
+        values.extend([to_json_value(v) for v in row])
+        response.rows.append(pb.SummaryRow(values=values.values))
+    return response

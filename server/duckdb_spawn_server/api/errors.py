@@ -37,11 +37,32 @@ def _pack(message) -> any_pb2.Any:  # type: ignore[no-untyped-def]
     return packed
 
 
+# Status details travel in a trailer, and gRPC clients refuse metadata beyond
+# 8 KiB by default (the call then fails with RESOURCE_EXHAUSTED instead of the
+# real error). Violations beyond this budget are left out; ErrorInfo says how
+# many there were.
+MAX_VIOLATION_BYTES = 4096
+
+
+def _within_budget(violations: list[domain.FieldViolation]) -> list[domain.FieldViolation]:
+    kept, used = [], 0
+    for violation in violations:
+        used += len(violation.field.encode()) + len(violation.description.encode()) + len(violation.reason) + 12
+        if used > MAX_VIOLATION_BYTES:
+            break
+        kept.append(violation)
+    return kept
+
+
 def status_for(error: domain.DomainError) -> grpc.Status:
     code = next((c for cls, c in _CODES if isinstance(error, cls)), code_pb2.UNKNOWN)
-    details = [_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN,
-                                                 metadata=error.metadata))]
     violations = getattr(error, "violations", [])
+    metadata = dict(error.metadata)
+    shown = _within_budget(violations)
+    if len(shown) < len(violations):
+        metadata.update(violations_total=str(len(violations)), violations_shown=str(len(shown)))
+        violations = shown
+    details = [_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=metadata))]
     if isinstance(error, domain.FailedPrecondition) and violations:
         details.append(_pack(error_details_pb2.PreconditionFailure(violations=[
             error_details_pb2.PreconditionFailure.Violation(type=v.reason, subject=v.field,

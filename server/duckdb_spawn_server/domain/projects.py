@@ -10,21 +10,32 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import Aborted, AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from .idempotency import Idempotency, LogEntry, LoggedRequest, RequestKey, RequestReplayed
 from .names import parse_uuid, project_name
+from .ordering import decode_position, encode_position, key_values
 from .paging import PageCursor, decode_page_token, encode_page_token, query_fingerprint
+from .queries import Catalogs, ExportFormat, ProjectQuery
 from .schema import ColumnRole, TableSchema
 from .validation import AttributeValidator
+from .values import format_timestamp, to_json_value
+
+if TYPE_CHECKING:
+    from .imports import ImportChunk, ImportMode, ImportReport, ImportSpool
+    from .summaries import AggregationSpec, Summary, SummaryPlan
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
-# Updates without an etag re-read and retry this often when they lose a race.
-UPDATE_ATTEMPTS = 5
+MAX_BATCH_SIZE = 1000
+# Updates without an etag re-read and retry when they lose a race. A writer loses
+# only to another writer's commit, and each of those commits once, so with up to
+# this many concurrent writers of one project no update without an etag fails.
+UPDATE_ATTEMPTS = 32
 
 
 @dataclass(frozen=True)
@@ -61,13 +72,30 @@ class ProjectRecord:
     def name(self) -> str:
         return project_name(self.project_id)
 
+    def to_json(self) -> dict[str, Any]:
+        """The record as the client saw it (attributes in their wire form), for the request log."""
+        return {"id": str(self.project_id),
+                "attributes": {k: to_json_value(v) for k, v in self.attributes.items()},
+                "create_time": format_timestamp(self.create_time), "update_time": format_timestamp(self.update_time),
+                "etag": self.etag, "schema_version": self.schema_version}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProjectRecord:
+        """A logged record; its attributes stay in wire form, which is all a replayed response needs."""
+        return cls(uuid.UUID(data["id"]), dict(data["attributes"]), _parse_time(data["create_time"]),
+                   _parse_time(data["update_time"]), data["etag"], data["schema_version"])
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.removesuffix("Z"))
+
 
 @dataclass(frozen=True)
 class StoredPage:
-    """What storage returns: the rows, where the next page starts (or None), the total."""
+    """What storage returns: the rows, whether more follow, the number of matches."""
 
     records: list[ProjectRecord]
-    next_position: tuple[Any, ...] | None
+    has_more: bool
     total_size: int
 
 
@@ -79,22 +107,40 @@ class ProjectPage:
 
 
 class ProjectStore(Protocol):
-    """Persistence for projects; implemented over DuckDB in storage/."""
+    """Persistence for projects; implemented over DuckDB in storage/.
+
+    Writes that take a `log` entry commit it in the same transaction as
+    their rows, and raise RequestReplayed instead of writing when its
+    request id is already logged (domain/idempotency.py).
+    """
 
     def insert(self, schema: TableSchema, records: Sequence[ProjectRecord], *, atomic: bool,
-               timeout: float | None) -> list[Exception | None]:
+               timeout: float | None, log: LogEntry | None = None) -> list[Exception | None]:
         """Commits the records; returns per record None or the error that rejected it."""
         ...
 
     def get(self, schema: TableSchema, project_id: uuid.UUID) -> ProjectRecord | None: ...
 
-    def list_page(self, schema: TableSchema, page_size: int,
-                  after: tuple[Any, ...] | None) -> StoredPage: ...
+    def list_page(self, schema: TableSchema, query: ProjectQuery, page_size: int,
+                  after: tuple[Any, ...] | None) -> StoredPage:
+        """Up to `page_size` matches of `query` strictly after the key values `after`."""
+        ...
 
     def replace(self, schema: TableSchema, record: ProjectRecord, expected_etag: str, *,
-                timeout: float | None) -> bool:
+                timeout: float | None, log: LogEntry | None = None) -> bool:
         """Overwrites the record if its stored etag is `expected_etag`; False otherwise."""
         ...
+
+    def find_request(self, request_id: str, not_before: datetime) -> LoggedRequest | None: ...
+
+    def begin_import(self, schema: TableSchema) -> ImportSpool: ...
+
+    def export(self, schema: TableSchema, query: ProjectQuery, export_format: ExportFormat) -> Iterator[
+            tuple[bytes, int]]:
+        """The matching rows as consecutive chunks of one file: (bytes, rows the chunk completes)."""
+        ...
+
+    def summarize(self, schema: TableSchema, plan: SummaryPlan) -> Summary: ...
 
     def delete(self, schema: TableSchema, project_id: uuid.UUID, expected_etag: str | None, *,
                timeout: float | None) -> bool:
@@ -118,23 +164,65 @@ class ProjectManager:
     schemas: SchemaProvider
     store: ProjectStore
     schema_id: str = "project_schema"
+    idempotency: Idempotency | None = None
+    catalogs: Catalogs = field(default_factory=Catalogs)
+    clock: Callable[[], datetime] = utc_now
+
+    def __post_init__(self) -> None:
+        if self.idempotency is None:
+            self.idempotency = Idempotency(self.store, clock=self.clock)
+
+    @property
+    def requests(self) -> Idempotency:
+        assert self.idempotency is not None
+        return self.idempotency
 
     # -- create ---------------------------------------------------------------
-    def create(self, attributes: Mapping[str, Any], project_id: str = "", *,
+    def create(self, attributes: Mapping[str, Any], project_id: str = "", *, request: RequestKey | None = None,
                timeout: float | None = None) -> ProjectRecord:
+        stored = self.requests.stored_outcome(request)
+        if stored is not None:
+            return ProjectRecord.from_json(stored[0])
         active = self.schemas.active(self.schema_id, timeout=timeout)
         record = self.build_new_record(active, attributes, project_id)
-        outcome = self.store.insert(active.schema, [record], atomic=True, timeout=timeout)[0]
+        return self._insert(active, [record], request, timeout)[0]
+
+    def batch_create(self, items: Sequence[tuple[Mapping[str, Any], str]], *, request: RequestKey | None = None,
+                     timeout: float | None = None) -> list[ProjectRecord]:
+        """Creates every project or none (AIP-233); violations name `requests[i]`."""
+        from .batches import validate_batch
+
+        if not items or len(items) > MAX_BATCH_SIZE:
+            description = f"must hold 1 to {MAX_BATCH_SIZE} requests, got {len(items)}"
+            raise InvalidArgument(f"requests {description}",
+                                  violations=[FieldViolation("requests", description, "INVALID_BATCH_SIZE")],
+                                  reason="INVALID_BATCH_SIZE")
+        stored = self.requests.stored_outcome(request)
+        if stored is not None:
+            return [ProjectRecord.from_json(item) for item in stored]
+        active = self.schemas.active(self.schema_id, timeout=timeout)
+        return self._insert(active, validate_batch(self, active, items), request, timeout)
+
+    def _insert(self, active: ActiveSchema, records: list[ProjectRecord], request: RequestKey | None,
+                timeout: float | None) -> list[ProjectRecord]:
+        """One atomic insert, logged under the request id when there is one."""
+        log = self.requests.entry(request, [r.to_json() for r in records])
+        try:
+            outcome = self.store.insert(active.schema, records, atomic=True, timeout=timeout, log=log)[0]
+        except RequestReplayed as replayed:
+            assert request is not None
+            stored = self.requests.check(request, replayed.logged)
+            return [ProjectRecord.from_json(item) for item in stored]
         if outcome is not None:
             raise outcome
-        return record
+        return records
 
     def build_new_record(self, active: ActiveSchema, attributes: Mapping[str, Any], project_id: str = "",
                          *, prefix: str = "attributes.", id_field: str = "project_id") -> ProjectRecord:
         """Validates and completes one new row (used by create, batch and import)."""
         pid = self._parse_new_id(project_id, id_field) if project_id else uuid.uuid4()
         row = active.validator.validate_create(attributes, prefix=prefix)
-        now = utc_now()
+        now = self.clock()
         _fill_system_columns(active.schema, row, pid, create_time=now, update_time=now)
         return ProjectRecord(pid, row, now, now, new_etag(), active.schema.version)
 
@@ -158,28 +246,64 @@ class ProjectManager:
 
     def list(self, page_size: int, page_token: str = "", *, filter_text: str = "", order_by: str = "",
              timeout: float | None = None) -> ProjectPage:
-        if filter_text:
-            raise _not_yet("filter", "filtering is not supported yet; send an empty filter")
-        if order_by:
-            raise _not_yet("order_by", "ordering other than the default is not supported yet")
+        """A page of the projects matching `filter_text` in `order_by` order (keyset pagination).
+
+        The page token carries the last row's sort-key values and a
+        fingerprint of the filter and ordering, so it cannot be reused with
+        another query.
+        """
         size = clamp_page_size(page_size)
-        query = query_fingerprint("projects", filter_text, order_by)
-        cursor = decode_page_token(page_token, query)
         active = self.schemas.active(self.schema_id, timeout=timeout)
-        page = self.store.list_page(active.schema, size, cursor.position if cursor else None)
+        query = self.catalogs.query(active.schema, filter_text, order_by)
+        fingerprint = query_fingerprint("projects", filter_text, order_by)
+        cursor = decode_page_token(page_token, fingerprint)
+        after = decode_position(query.ordering, cursor.position) if cursor else None
+        page = self.store.list_page(active.schema, query, size, after)
         token = ""
-        if page.next_position is not None:
-            token = encode_page_token(PageCursor(query=query, position=page.next_position))
+        if page.has_more and page.records:
+            position = encode_position(key_values(query.ordering, page.records[-1]))
+            token = encode_page_token(PageCursor(query=fingerprint, position=position))
         return ProjectPage(page.records, token, page.total_size)
+
+    def export(self, export_format: ExportFormat, filter_text: str = "", order_by: str = "", *,
+               timeout: float | None = None) -> Iterator[tuple[bytes, int]]:
+        """The matching projects as one file in `export_format`, in chunks (bytes, rows completed).
+
+        The query is checked before the first chunk, so a bad filter fails
+        the call instead of truncating a stream.
+        """
+        active = self.schemas.active(self.schema_id, timeout=timeout)
+        query = self.catalogs.query(active.schema, filter_text, order_by)
+        return self.store.export(active.schema, query, export_format)
+
+    def summarize(self, filter_text: str, group_by: Sequence[str], aggregations: Sequence[AggregationSpec], *,
+                  timeout: float | None = None) -> Summary:
+        from .summaries import plan_summary
+
+        active = self.schemas.active(self.schema_id, timeout=timeout)
+        plan = plan_summary(self.catalogs.for_schema(active.schema), filter_text, group_by, aggregations)
+        return self.store.summarize(active.schema, plan)
+
+    def import_rows(self, chunks: Iterable[ImportChunk | None], mode: ImportMode, *, request_id: str | None = None,
+                    fingerprint: Callable[[], str] = lambda: "", timeout: float | None = None) -> ImportReport:
+        """Bulk load (see domain/imports.py); the fingerprint is read once the stream is consumed."""
+        from .imports import run_import
+
+        return run_import(self, chunks, mode, request_id=request_id, fingerprint=fingerprint, timeout=timeout)
 
     # -- update ---------------------------------------------------------------
     def update(self, project_id: uuid.UUID, patch: Mapping[str, Any], *, replace_all: bool = False,
-               etag: str = "", timeout: float | None = None) -> ProjectRecord:
+               etag: str = "", request: RequestKey | None = None, timeout: float | None = None) -> ProjectRecord:
         """Merges `patch` into the stored attributes (or replaces them), re-validates, commits.
 
         With an etag the write is conditional (a mismatch is ABORTED); without
         one, a lost race is retried on a fresh read so no update is lost.
+        A retry with the same request id returns the first result, even
+        though its etag is stale by then.
         """
+        stored = self.requests.stored_outcome(request)
+        if stored is not None:
+            return ProjectRecord.from_json(stored)
         for _ in range(UPDATE_ATTEMPTS):
             active = self.schemas.active(self.schema_id, timeout=timeout)
             current = self.store.get(active.schema, project_id)
@@ -188,7 +312,13 @@ class ProjectManager:
             if etag and etag != current.etag:
                 raise _stale_etag(project_id)
             record = self._merged(active, current, patch, replace_all)
-            if self.store.replace(active.schema, record, current.etag, timeout=timeout):
+            try:
+                replaced = self.store.replace(active.schema, record, current.etag, timeout=timeout,
+                                              log=self.requests.entry(request, record.to_json()))
+            except RequestReplayed as replayed:
+                assert request is not None
+                return ProjectRecord.from_json(self.requests.check(request, replayed.logged))
+            if replaced:
                 return record
             if etag:
                 raise _stale_etag(project_id)
@@ -202,7 +332,7 @@ class ProjectManager:
         # merged row is checked as a whole and every violation reported at once.
         base = {} if replace_all else {k: v for k, v in current.attributes.items() if validator.is_known(k)}
         merged = validator.validate_create({**base, **patch})
-        now = utc_now()
+        now = self.clock()
         _fill_system_columns(active.schema, merged, current.project_id,
                              create_time=current.create_time, update_time=now,
                              previous=current.attributes)
@@ -247,11 +377,6 @@ def _fill_system_columns(schema: TableSchema, row: dict[str, Any], project_id: u
 
 def _as_column_time(type_name: str, moment: datetime) -> Any:
     return moment.date() if type_name == "DATE" else moment
-
-
-def _not_yet(field_name: str, description: str) -> InvalidArgument:
-    return InvalidArgument(description, violations=[FieldViolation(field_name, description, "NOT_SUPPORTED")],
-                           reason="NOT_SUPPORTED")
 
 
 def _not_found(project_id: uuid.UUID) -> NotFound:

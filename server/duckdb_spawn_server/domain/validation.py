@@ -119,6 +119,10 @@ class AttributeValidator:
     def is_known(self, name: str) -> bool:
         return name in self._columns
 
+    def compiled(self, name: str) -> CompiledColumn | None:
+        """The compiled rules of a client-writable column (bulk validation reuses them)."""
+        return self._columns.get(name)
+
     def is_output_only(self, name: str) -> bool:
         return name in self._ignored
 

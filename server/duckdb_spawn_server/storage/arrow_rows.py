@@ -7,49 +7,21 @@ writer therefore turns each group of rows into one Arrow table.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
 
+from ..domain.columnar import arrow_type, arrow_value
 from ..domain.projects import ProjectRecord
 from ..domain.schema import Column, TableSchema
-from ..domain.types import ColumnType, TypeKind
 from .ddl import CREATE_TIME, ETAG, SCHEMA_VERSION, UPDATE_TIME
 
-_INTEGER_ARROW = {
-    "TINYINT": pa.int8(), "SMALLINT": pa.int16(), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
-    "UTINYINT": pa.uint8(), "USMALLINT": pa.uint16(), "UINTEGER": pa.uint32(), "UBIGINT": pa.uint64(),
-    "HUGEINT": pa.decimal128(38, 0),
-}
-
-
-def arrow_type(ctype: ColumnType) -> pa.DataType:
-    kind = ctype.kind
-    if kind is TypeKind.INTEGER:
-        return _INTEGER_ARROW[ctype.name]
-    if kind is TypeKind.DECIMAL:
-        return pa.decimal128(ctype.precision or 18, ctype.scale or 0)
-    if kind is TypeKind.FLOAT:
-        return pa.float32() if ctype.name == "REAL" else pa.float64()
-    if kind is TypeKind.BOOLEAN:
-        return pa.bool_()
-    if kind is TypeKind.DATE:
-        return pa.date32()
-    if kind is TypeKind.TIMESTAMP:
-        return pa.timestamp("us")
-    return pa.string()  # STRING, and UUID (DuckDB casts the canonical text)
+__all__ = ["arrow_type", "records_to_arrow"]
 
 
 def _arrow_value(column: Column, value: Any) -> Any:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if column.type.name == "HUGEINT" and isinstance(value, int):
-        from decimal import Decimal
-
-        return Decimal(value)
-    return value
+    return arrow_value(column.type, value)
 
 
 def records_to_arrow(schema: TableSchema, records: Sequence[ProjectRecord],

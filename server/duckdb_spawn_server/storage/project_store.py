@@ -7,8 +7,10 @@ value is a bound parameter or travels in an Arrow table.
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -17,25 +19,44 @@ import duckdb
 import pyarrow as pa
 
 from ..domain.errors import AlreadyExists
+from ..domain.idempotency import LogEntry, LoggedRequest, RequestReplayed
 from ..domain.names import project_name
-from ..domain.paging import invalid_page_token
 from ..domain.projects import ProjectRecord, StoredPage
+from ..domain.queries import ExportFormat, ProjectQuery
 from ..domain.schema import TableSchema
-from ..domain.values import format_timestamp
+from ..domain.summaries import Summary, SummaryPlan
 from .arrow_rows import records_to_arrow
-from .ddl import CREATE_TIME, ETAG, SCHEMA_VERSION, SYSTEM_COLUMNS, UPDATE_TIME
+from .ddl import ETAG, SCHEMA_VERSION, SYSTEM_COLUMNS, UPDATE_TIME
+from .exports import export_chunks
+from .import_spool import ImportSpool, remove_orphaned_spools
 from .layouts import TableLayouts
 from .pool import ConnectionPool
+from .query_sql import after_sql, order_sql, where_sql
+from .request_log import DuckDBRequestLog, Replayed
 from .sql import quote_identifier
-from .writer import Execute, GroupCommitWriter, InsertRows, opaque_error
+from .summaries import run_summary
+from .writer import Execute, GroupCommitWriter, InsertRows, WriteOp, insert_arrow, opaque_error
+
+_DUPLICATE_KEY = re.compile(r'Duplicate key "[^":]*:\s*([0-9a-fA-F-]{36})')
 
 
 class DuckDBProjectStore:
-    def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts) -> None:
+    def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts,
+                 spool_dir: str | None = None) -> None:
         self._pool = pool
         self._writer = writer
         self._layouts = layouts
+        self._requests = DuckDBRequestLog(pool, writer)
+        self._spool_dir = spool_dir
         self._builders: dict[tuple[str, tuple[str, ...]], Callable[[Sequence[ProjectRecord]], pa.Table]] = {}
+
+    def prepare(self, timeout: float | None = None) -> None:
+        """Creates the request log table; removes import spools a crashed process left behind.
+
+        Only one process can hold the database, so any spool beside it is an orphan.
+        """
+        self._requests.ensure_table(timeout)
+        remove_orphaned_spools(self._spool_dir)
 
     def _arrow_builder(self, schema: TableSchema) -> Callable[[Sequence[ProjectRecord]], pa.Table]:
         """One converter per (schema version, table layout), so the writer can merge rows sharing it."""
@@ -48,10 +69,16 @@ class DuckDBProjectStore:
 
     # -- writes -----------------------------------------------------------------
     def insert(self, schema: TableSchema, records: Sequence[ProjectRecord], *, atomic: bool,
-               timeout: float | None) -> list[Exception | None]:
+               timeout: float | None, log: LogEntry | None = None) -> list[Exception | None]:
         table = quote_identifier(schema.table_name)
         to_arrow = self._arrow_builder(schema)
-        if atomic:
+        ops: list[WriteOp]
+        if log is not None:
+            # Logged inserts are not merged with others: the log check and entry belong to this op.
+            rows = list(records)
+            write = self._requests.guarded(log, lambda con: insert_arrow(con, table, to_arrow(rows)))
+            ops = [Execute(write, translate_error=_insert_error(records))]
+        elif atomic:
             ops = [InsertRows(table, list(records), to_arrow, translate_error=_insert_error(records))]
         else:
             ops = [InsertRows(table, [r], to_arrow, translate_error=_insert_error([r])) for r in records]
@@ -61,13 +88,15 @@ class DuckDBProjectStore:
             error = future.exception(timeout=None if timeout is None else max(timeout, 0.0) + 30.0)
             if error is not None and not isinstance(error, Exception):
                 raise error
+            if error is None:
+                _raise_if_replayed(future)
             outcomes.append(error)
-        if atomic:
-            return outcomes * len(records)
+        if atomic or log is not None:
+            return outcomes * len(records) if len(outcomes) == 1 else outcomes
         return outcomes
 
     def replace(self, schema: TableSchema, record: ProjectRecord, expected_etag: str, *,
-                timeout: float | None) -> bool:
+                timeout: float | None, log: LogEntry | None = None) -> bool:
         id_column = schema.id_column.name
         assignments = [c.name for c in schema.columns if c.name != id_column]
         set_sql = ", ".join(f"{quote_identifier(n)} = ?" for n in [*assignments, UPDATE_TIME, SCHEMA_VERSION, ETAG])
@@ -75,7 +104,11 @@ class DuckDBProjectStore:
                f"WHERE {quote_identifier(id_column)} = ? AND {quote_identifier(ETAG)} = ?")
         params = [_param(record.attributes.get(n)) for n in assignments]
         params += [record.update_time, record.schema_version, record.etag, str(record.project_id), expected_etag]
-        changed = self._writer.run(Execute(lambda con: _rowcount(con.execute(sql, params))), timeout)
+        write = self._requests.guarded(log, lambda con: _rowcount(con.execute(sql, params)),
+                                       succeeded=lambda changed: changed == 1)
+        changed = self._writer.run(Execute(write), timeout)
+        if isinstance(changed, Replayed):
+            raise RequestReplayed(changed.logged)
         return changed == 1
 
     def delete(self, schema: TableSchema, project_id: uuid.UUID, expected_etag: str | None, *,
@@ -97,31 +130,41 @@ class DuckDBProjectStore:
             row = con.execute(sql, [str(project_id)]).fetchone()
         return _record(schema, row) if row is not None else None
 
-    def list_page(self, schema: TableSchema, page_size: int, after: tuple[Any, ...] | None) -> StoredPage:
+    def list_page(self, schema: TableSchema, query: ProjectQuery, page_size: int,
+                  after: tuple[Any, ...] | None) -> StoredPage:
         table = quote_identifier(schema.table_name)
-        id_sql = quote_identifier(schema.id_column.name)
-        created = quote_identifier(CREATE_TIME)
-        where, params = "", []
+        where = where_sql(query.filter)
+        conditions, params = [where.sql], list(where.params)
         if after is not None:
-            after_time, after_id = _decode_position(after)
-            where = f"WHERE ({created} < ? OR ({created} = ? AND {id_sql} < ?))"
-            params = [after_time, after_time, after_id]
-        sql = (f"SELECT {_select_list(schema)} FROM {table} {where} "
-               f"ORDER BY {created} DESC, {id_sql} DESC LIMIT ?")
+            position = after_sql(query.ordering, after)
+            conditions.append(position.sql)
+            params += position.params
+        sql = (f"SELECT {_select_list(schema)} FROM {table} WHERE {' AND '.join(conditions)} "
+               f"ORDER BY {order_sql(query.ordering)} LIMIT ?")
         with self._pool.connection() as con:
             # One read transaction, so the page and the total see the same snapshot.
             con.begin()
             try:
                 rows = con.execute(sql, [*params, page_size + 1]).fetchall()
-                total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                total = con.execute(f"SELECT count(*) FROM {table} WHERE {where.sql}", where.params).fetchone()[0]
             finally:
                 con.rollback()
         records = [_record(schema, row) for row in rows[:page_size]]
-        next_position = None
-        if len(rows) > page_size:
-            last = records[-1]
-            next_position = (format_timestamp(last.create_time), str(last.project_id))
-        return StoredPage(records, next_position, int(total))
+        return StoredPage(records, len(rows) > page_size, int(total))
+
+    def find_request(self, request_id: str, not_before: datetime) -> LoggedRequest | None:
+        return self._requests.find_request(request_id, not_before)
+
+    # -- bulk -------------------------------------------------------------------
+    def begin_import(self, schema: TableSchema) -> ImportSpool:
+        return ImportSpool(schema, self._writer, self._requests, directory=self._spool_dir)
+
+    def export(self, schema: TableSchema, query: ProjectQuery, export_format: ExportFormat) -> Iterator[
+            tuple[bytes, int]]:
+        return export_chunks(self._pool, schema, query, export_format)
+
+    def summarize(self, schema: TableSchema, plan: SummaryPlan) -> Summary:
+        return run_summary(self._pool, schema, plan)
 
 
 def _column_list(schema: TableSchema) -> str:
@@ -142,13 +185,10 @@ def _record(schema: TableSchema, row: tuple[Any, ...]) -> ProjectRecord:
                          attributes, create_time, update_time, etag, version)
 
 
-def _decode_position(position: tuple[Any, ...]) -> tuple[datetime, str]:
-    try:
-        stamp, last_id = position
-        moment = datetime.fromisoformat(str(stamp).removesuffix("Z"))
-        return moment, str(uuid.UUID(str(last_id)))
-    except (TypeError, ValueError):
-        raise invalid_page_token("page_token is not a token this service issued") from None
+def _raise_if_replayed(future: Future[Any]) -> None:
+    result = future.result()
+    if isinstance(result, Replayed):
+        raise RequestReplayed(result.logged)
 
 
 def _param(value: Any) -> Any:
@@ -167,7 +207,12 @@ def _insert_error(records: Sequence[ProjectRecord]) -> Callable[[Exception], Exc
                 name = project_name(records[0].project_id)
                 return AlreadyExists(f"project {name} already exists", resource_type="duckdbspawn.io/Project",
                                      resource_name=name)
-            return AlreadyExists("a project in the request already exists",
+            match = _DUPLICATE_KEY.search(str(error))
+            if match is not None:
+                name = project_name(uuid.UUID(match.group(1)))
+                return AlreadyExists(f"project {name} already exists; nothing was created",
+                                     resource_type="duckdbspawn.io/Project", resource_name=name)
+            return AlreadyExists("a project in the request already exists; nothing was created",
                                  resource_type="duckdbspawn.io/Project", resource_name="projects/-")
         return opaque_error(error)
 

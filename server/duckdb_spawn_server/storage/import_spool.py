@@ -1,0 +1,124 @@
+"""The staging area of one import: validated rows spooled to disk, inserted in one transaction.
+
+Rows go to an Arrow IPC file beside the database (never into DuckDB, so a
+slow client holds no transaction and no writer time while it sends). At
+commit, one writer op memory-maps the file, hands it to DuckDB as an Arrow
+stream and runs a single `INSERT ... SELECT` that also generates the ids,
+etags and timestamps; the request-log entry commits in the same
+transaction. The file is deleted when the import ends, whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ..domain.idempotency import LogEntry, RequestReplayed
+from ..domain.imports import ImportStamp
+from ..domain.schema import ColumnRole, TableSchema
+from .ddl import CREATE_TIME, ETAG, SCHEMA_VERSION, UPDATE_TIME
+from .request_log import DuckDBRequestLog, Replayed
+from .sql import quote_identifier
+from .writer import Execute, GroupCommitWriter
+
+_NEW_ETAG = "substr(replace(CAST(gen_random_uuid() AS VARCHAR), '-', ''), 1, 16)"
+_PREFIX = "duckdb-spawn-import-"
+
+
+def remove_orphaned_spools(directory: str | None) -> int:
+    """Deletes spool files in `directory` (left by a process that died mid-import); returns how many."""
+    if directory is None:
+        return 0
+    removed = 0
+    for path in Path(directory).glob(f"{_PREFIX}*.arrows"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed
+
+
+class ImportSpool:
+    def __init__(self, schema: TableSchema, writer: GroupCommitWriter, requests: DuckDBRequestLog,
+                 directory: str | None = None) -> None:
+        self._schema = schema
+        self._writer = writer
+        self._requests = requests
+        handle, self._path = tempfile.mkstemp(prefix=_PREFIX, suffix=".arrows", dir=directory)
+        self._file = os.fdopen(handle, "wb")
+        self._stream: pa.ipc.RecordBatchStreamWriter | None = None
+        self._rows = 0
+
+    @property
+    def rows(self) -> int:
+        return self._rows
+
+    def append(self, table: pa.Table) -> None:
+        if self._stream is None:
+            self._stream = pa.ipc.new_stream(self._file, table.schema)
+        self._stream.write_table(table)
+        self._rows += table.num_rows
+
+    def commit(self, stamp: ImportStamp, log: LogEntry | None, timeout: float | None) -> int:
+        self._finish_file()
+        rows = self._rows
+
+        def write(con: duckdb.DuckDBPyConnection) -> int:
+            if rows:
+                self._insert(con, stamp)
+            return rows
+
+        result = self._writer.run(Execute(self._requests.guarded(log, write)), timeout)
+        if isinstance(result, Replayed):
+            raise RequestReplayed(result.logged)
+        return int(result)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, pa.ArrowException):
+            self._finish_file()
+        with contextlib.suppress(OSError):
+            os.unlink(self._path)
+
+    def _finish_file(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        if not self._file.closed:
+            self._file.close()
+
+    def _insert(self, con: duckdb.DuckDBPyConnection, stamp: ImportStamp) -> None:
+        # Opened on every attempt: the writer may apply an op again after a group rollback.
+        view = f"_import_{secrets.token_hex(8)}"
+        sql, params = self._insert_sql(quote_identifier(view), stamp)
+        with pa.memory_map(self._path) as source:
+            con.register(view, pa.ipc.open_stream(source))
+            try:
+                con.execute(sql, params)
+            finally:
+                con.unregister(view)
+
+    def _insert_sql(self, source: str, stamp: ImportStamp) -> tuple[str, list[Any]]:
+        names: list[str] = []
+        values: list[str] = []
+        params: list[Any] = []
+        for column in self._schema.columns:
+            names.append(column.name)
+            if column.role is ColumnRole.ID:
+                values.append("gen_random_uuid()")
+            elif column.role in (ColumnRole.CREATE_TIME, ColumnRole.UPDATE_TIME):
+                values.append("?")
+                params.append(stamp.now.date() if column.type.name == "DATE" else stamp.now)
+            else:
+                values.append(quote_identifier(column.name))
+        names += [CREATE_TIME, UPDATE_TIME, SCHEMA_VERSION, ETAG]
+        values += ["?", "?", "?", _NEW_ETAG]
+        params += [stamp.now, stamp.now, stamp.schema_version]
+        table = quote_identifier(self._schema.table_name)
+        column_list = ", ".join(quote_identifier(n) for n in names)
+        return f"INSERT INTO {table} ({column_list}) SELECT {', '.join(values)} FROM {source}", params

@@ -1,0 +1,55 @@
+"""The storage stack without gRPC: a real DuckDB file, the writer, the pool, a ProjectManager.
+
+For tests that need a schema the built-in mock does not have (every column
+type, nullable everywhere) or a controllable clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from duckdb_spawn_server.domain.idempotency import Idempotency
+from duckdb_spawn_server.domain.projects import ProjectManager, utc_now
+from duckdb_spawn_server.ontology.seed_format import parse_seed_schema
+from duckdb_spawn_server.ontology.static_provider import StaticSchemaProvider
+from duckdb_spawn_server.storage.database import Database, DatabaseSettings
+from duckdb_spawn_server.storage.layouts import TableLayouts
+from duckdb_spawn_server.storage.pool import ConnectionPool
+from duckdb_spawn_server.storage.project_store import DuckDBProjectStore
+from duckdb_spawn_server.storage.tables import TableStore
+from duckdb_spawn_server.storage.writer import GroupCommitWriter
+
+
+class Stack:
+    def __init__(self, path: Path, schema_id: str, document: dict[str, Any],
+                 clock: Callable[[], datetime] = utc_now, retention: timedelta = timedelta(hours=24)) -> None:
+        self.database = Database(DatabaseSettings(str(path), threads=2))
+        self.writer = GroupCommitWriter(self.database)
+        self.writer.start()
+        self.pool = ConnectionPool(self.database, 4)
+        self.schema = parse_seed_schema(schema_id, document)
+        tables = TableStore(self.pool, self.writer)
+        tables.ensure_catalog()
+        tables.create(self.schema)
+        self.store = DuckDBProjectStore(self.pool, self.writer, TableLayouts(self.pool), spool_dir=str(path.parent))
+        self.store.prepare()
+        self.manager = ProjectManager(StaticSchemaProvider({schema_id: self.schema}), self.store, schema_id=schema_id,
+                                      idempotency=Idempotency(self.store, retention, clock), clock=clock)
+
+    def close(self) -> None:
+        self.writer.stop()
+        self.pool.close()
+        self.database.checkpoint_and_close()
+
+
+@contextmanager
+def storage_stack(path: Path, schema_id: str, document: dict[str, Any], **options: Any) -> Iterator[Stack]:
+    stack = Stack(path, schema_id, document, **options)
+    try:
+        yield stack
+    finally:
+        stack.close()
