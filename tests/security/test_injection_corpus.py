@@ -214,6 +214,7 @@ def test_injection_corpus_through_every_string_input(tmp_path: Path) -> None:
     imported = [0]  # rows ImportProjects reported importing (it does not name them)
     problems: list[str] = []
     calls = 0
+    accepted = 0  # calls answered OK: each may log its request id (AIP-155)
     with in_process_server(db) as (_, admin):
         channel = admin.channel
         request_bases = bases(existing)
@@ -233,6 +234,7 @@ def test_injection_corpus_through_every_string_input(tmp_path: Path) -> None:
                     if problem:
                         problems.append(problem)
                     elif code == grpc.StatusCode.OK:
+                        accepted += 1
                         created |= record_creations(rpc, response, admin, slot, text, problems)
                         imported[0] += response.imported_count if rpc.name == "ImportProjects" else 0
         assert admin.projects.GetProject(pb.GetProjectRequest(name=existing.name), timeout=10).name == existing.name
@@ -246,6 +248,11 @@ def test_injection_corpus_through_every_string_input(tmp_path: Path) -> None:
         "rows appeared that no call reported creating"
     assert before["ids"] <= after["ids"], "rows disappeared"
     expected_counts = {**before["counts"], "projects": before["counts"]["projects"] + len(created) + imported[0]}
+    # The request-id log records accepted writes that carried a request id; nothing else.
+    log_table = "_duckdb_spawn_requests"
+    logged = after["counts"].get(log_table, 0) - before["counts"].get(log_table, 0)
+    assert 0 <= logged <= accepted
+    expected_counts[log_table] = after["counts"].get(log_table, 0)
     assert after["counts"] == expected_counts
     assert files_under(tmp_path, REPO) - files_before <= {str(db.parent / "admin.token")}, "a file was written"
     assert calls > 500
