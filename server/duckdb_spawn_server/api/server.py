@@ -20,13 +20,22 @@ from duckdb_spawn.v1 import (
     project_service_pb2_grpc,
 )
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 PROJECT_SERVICE = project_service_pb2.DESCRIPTOR.services_by_name["ProjectService"].full_name
 ADMIN_SERVICE = admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
 MONITORING_SERVICE = monitoring_service_pb2.DESCRIPTOR.services_by_name["MonitoringService"].full_name
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 OWN_SERVICES = (PROJECT_SERVICE, ADMIN_SERVICE, MONITORING_SERVICE)
+# Every service build_server registers, as descriptors (method names and streaming kinds),
+# so the gRPC metrics can be pre-initialised for every method.
+SERVICE_DESCRIPTORS = (
+    project_service_pb2.DESCRIPTOR.services_by_name["ProjectService"],
+    admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"],
+    monitoring_service_pb2.DESCRIPTOR.services_by_name["MonitoringService"],
+    health_pb2.DESCRIPTOR.services_by_name["Health"],
+    reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"],
+)
 
 
 @dataclass(frozen=True)
