@@ -110,9 +110,9 @@ def sample_memory() -> MemorySample:
     return MemorySample(int(memory.total), int(memory.available), float(memory.percent))
 
 
-def sample_disk(path: str | Path) -> DiskSample:
-    """Usage of the volume holding `path` (the nearest existing ancestor, if it does not exist yet)."""
-    target = Path(path).resolve()
+def sample_disk(file_path: str | Path) -> DiskSample:
+    """Usage of the volume holding the file, measured at its directory (or the nearest existing ancestor)."""
+    target = Path(file_path).resolve().parent
     while not target.exists() and target != target.parent:
         target = target.parent
     usage = psutil.disk_usage(str(target))
