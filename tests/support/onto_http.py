@@ -17,7 +17,7 @@ from duckdb_spawn_server.ontology.mock import MOCK_SCHEMAS
 class _Handler(BaseHTTPRequestHandler):
     schemas: dict[str, Any] = MOCK_SCHEMAS
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.path == "/health":
             self._send(200, {"status": "healthy"})
         elif self.path.startswith("/schemas/") and self.path.removeprefix("/schemas/") in self.schemas:
