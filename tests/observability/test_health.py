@@ -73,6 +73,8 @@ def test_ontology_outage_degrades_health_within_the_cache_period_and_recovers(tm
             during, check = wait_until(lambda: (lambda h, c: (h, c) if c.status == DEGRADED else None)(
                 *ontology_check()), 10, "the ontology check to fail")
             assert "unreachable" in check.message
+            # What GetHealth shows is never older than the cache period: an outage shows within it.
+            assert check.observed["checked_seconds_ago"] <= check.observed["cache_seconds"] == 0.5
             assert during.status == max(DEGRADED, _worst(during, excluding="ontology_server"))
             assert during.status >= DEGRADED
             wait_until(lambda: value(scrape(server.app.metrics_port), "duckdb_spawn_ontology_up") == 0, 10,
