@@ -8,6 +8,9 @@ duration and the peer: never request or response contents, and never
 metadata other than the request id, so attribute values and credentials
 cannot reach the log. Health checks and reflection are logged at DEBUG so
 probes do not flood the log.
+
+As in api/rpc_metrics.py, the wrapped handler is built once per method and
+all per-call work (the id, the clock, the log line) happens in the wrapper.
 """
 
 from __future__ import annotations
@@ -38,16 +41,25 @@ _SERVER_FAULTS = (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.Status
 
 
 class RequestLogInterceptor(grpc.ServerInterceptor):
+    def __init__(self) -> None:
+        self._cache: dict[str, grpc.RpcMethodHandler] = {}
+
     def intercept_service(self, continuation: Callable[..., Any],
                           handler_call_details: grpc.HandlerCallDetails) -> Any:
+        full_method = handler_call_details.method
+        cached = self._cache.get(full_method)
+        if cached is not None:
+            return cached
         handler = continuation(handler_call_details)
         if handler is None:
             return None
-        full_method = handler_call_details.method
-        client_id = next((value for key, value in handler_call_details.invocation_metadata or ()
-                          if key == REQUEST_ID_HEADER and isinstance(value, str)), None)
-        quiet = split_method(full_method)[0] in _QUIET_SERVICES
-        call = _Call(full_method, client_id, quiet)
+        wrapped = self._wrap(handler, full_method)
+        self._cache[full_method] = wrapped
+        return wrapped
+
+    @staticmethod
+    def _wrap(handler: grpc.RpcMethodHandler, full_method: str) -> grpc.RpcMethodHandler:
+        call = _Method(full_method, quiet=split_method(full_method)[0] in _QUIET_SERVICES)
         if handler.unary_unary:
             return handler._replace(unary_unary=call.unary(handler.unary_unary))
         if handler.stream_unary:
@@ -59,17 +71,19 @@ class RequestLogInterceptor(grpc.ServerInterceptor):
         return handler
 
 
-class _Call:
-    def __init__(self, method: str, client_id: str | None, quiet: bool) -> None:
+class _Method:
+    def __init__(self, method: str, quiet: bool) -> None:
         self.method = method
-        self.client_id = client_id
         self.quiet = quiet
 
-    def _begin(self, context: grpc.ServicerContext) -> tuple[str, bool]:
-        accepted = accept_request_id(self.client_id)
+    @staticmethod
+    def _begin(context: grpc.ServicerContext) -> tuple[str, bool]:
+        client_id = next((value for key, value in context.invocation_metadata() or ()
+                          if key == REQUEST_ID_HEADER and isinstance(value, str)), None)
+        accepted = accept_request_id(client_id)
         request_id = accepted or new_request_id()
         _add_trailer(context, request_id)
-        return request_id, self.client_id is not None and accepted is None
+        return request_id, client_id is not None and accepted is None
 
     def _end(self, context: grpc.ServicerContext, request_id: str, replaced: bool, error: BaseException | None,
              started: float, streaming: bool) -> None:

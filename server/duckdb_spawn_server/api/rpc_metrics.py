@@ -4,6 +4,11 @@ Started when the handler starts; a message received per request (each item
 of a request stream); a message sent per response (each item of a response
 stream, and a unary response only on success, as Go counts them); handled
 with the final code and the handling time when the call ends.
+
+grpc calls `intercept_service` on its one dispatch thread for every call,
+so the wrapped handler is built once per method and cached; all per-call
+work happens inside the wrapper, on the worker thread. Interceptors that
+must act per call on arrival (a concurrency cap) go before this one.
 """
 
 from __future__ import annotations
@@ -22,13 +27,23 @@ from .outcome import final_code
 class RpcMetricsInterceptor(grpc.ServerInterceptor):
     def __init__(self, metrics: GrpcServerMetrics) -> None:
         self._metrics = metrics
+        self._cache: dict[str, grpc.RpcMethodHandler] = {}
 
     def intercept_service(self, continuation: Callable[..., Any],
                           handler_call_details: grpc.HandlerCallDetails) -> Any:
+        full_method = handler_call_details.method
+        cached = self._cache.get(full_method)
+        if cached is not None:
+            return cached
         handler = continuation(handler_call_details)
         if handler is None:
-            return None
-        service, method = split_method(handler_call_details.method)
+            return None  # unknown methods are not counted (nor cached: their set is unbounded)
+        wrapped = self._wrap(handler, full_method)
+        self._cache[full_method] = wrapped
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, full_method: str) -> grpc.RpcMethodHandler:
+        service, method = split_method(full_method)
         kind = grpc_type(handler.request_streaming, handler.response_streaming)
         metrics = self._metrics.method(kind, service, method)
         if handler.unary_unary:
