@@ -99,18 +99,24 @@ def _invalidate_database(con: duckdb.DuckDBPyConnection) -> None:
     """Makes DuckDB fail a checkpoint as on a full disk: DuckDB then invalidates the database for good.
 
     The process may not grow any file while the checkpoint runs (RLIMIT_FSIZE 0; Python ignores SIGXFSZ,
-    so writes fail with EFBIG, as with ENOSPC). Only this checkpoint runs in that window.
+    so writes fail with EFBIG, as with ENOSPC). Only this checkpoint runs in that window. A checkpoint
+    refused because a write transaction is open at that moment is simply tried again.
     """
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard))
-    try:
-        con.execute("CHECKPOINT")
+
+    def fatal_checkpoint() -> bool:
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard))
+        try:
+            con.execute("CHECKPOINT")
+        except duckdb.FatalException:
+            return True
+        except duckdb.TransactionException:
+            return False  # "other write transactions active": not now
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         raise AssertionError("the checkpoint succeeded although no file could grow")
-    except duckdb.Error:
-        pass
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-        con.close()
+
+    wait_until(fatal_checkpoint, 10, "a checkpoint that fails for want of disk space", interval=0.05)
 
 
 def test_an_unusable_database_flips_readiness_but_not_liveness(tmp_path: Path) -> None:

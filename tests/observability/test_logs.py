@@ -25,6 +25,12 @@ def _trailer(call: grpc.Call, key: str) -> str | None:
     return next((value for k, value in call.trailing_metadata() or () if k == key), None)
 
 
+def _admin_metadata(db_path: Path) -> list[tuple[str, str]]:
+    """Credentials for AdminService when the server generated an admin token beside its database."""
+    token_file = db_path.parent / "admin.token"
+    return [("authorization", f"Bearer {token_file.read_text().strip()}")] if token_file.exists() else []
+
+
 def _records(server: ServerProcess) -> list[dict]:
     return [json.loads(line) for line in list(server.lines)]
 
@@ -35,7 +41,8 @@ def _rpc_record(server: ServerProcess, request_id: str) -> dict | None:
 
 
 def test_logs_are_json_lines_with_request_ids_and_without_values_or_credentials(tmp_path: Path) -> None:
-    server = ServerProcess(base_env(tmp_path / "logs.duckdb", LOG_LEVEL="INFO"))
+    db_path = tmp_path / "logs.duckdb"
+    server = ServerProcess(base_env(db_path, LOG_LEVEL="INFO"))
     try:
         server.wait_serving()
         channel = grpc.insecure_channel(server.target)
@@ -43,9 +50,8 @@ def test_logs_are_json_lines_with_request_ids_and_without_values_or_credentials(
         server.wait_ready(stubs)
 
         # A request id sent by the client is logged and returned in the trailing metadata.
-        project, call = stubs.projects.CreateProject.with_call(
-            create_request(project_name=SECRET_NAME),
-            metadata=[("x-request-id", "abc"), ("authorization", SECRET_TOKEN)])
+        project, call = stubs.projects.CreateProject.with_call(create_request(project_name=SECRET_NAME),
+                                                               metadata=[("x-request-id", "abc")])
         assert _trailer(call, "x-request-id") == "abc"
         record = wait_until(lambda: _rpc_record(server, "abc"), 10, "the access log line of request abc")
         assert record["rpc_method"] == "/duckdb_spawn.v1.ProjectService/CreateProject"
@@ -78,19 +84,28 @@ def test_logs_are_json_lines_with_request_ids_and_without_values_or_credentials(
         assert replaced != "two words"
         assert wait_until(lambda: _rpc_record(server, replaced), 10, "replaced id")["client_request_id_rejected"]
 
+        # A credential is never logged, whether the server accepts it or not.
+        try:
+            stubs.projects.ListProjects(pb.ListProjectsRequest(), metadata=[("authorization", SECRET_TOKEN),
+                                                                            ("x-request-id", "with-token")])
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+        wait_until(lambda: _rpc_record(server, "with-token"), 10, "the call with a token to be logged")
+
         # Health probes are logged at DEBUG: not at INFO, but after SetLogLevel(DEBUG).
         stubs.monitoring.GetHealth(mpb.GetHealthRequest())
         stubs.monitoring.GetSystemMetrics(mpb.GetSystemMetricsRequest())
         scrape_text(int(server.metrics_port))
         stubs.health_status()
         assert not [r for r in _records(server) if r["level"] == "DEBUG"]
-        assert stubs.admin.SetLogLevel(apb.SetLogLevelRequest(level="DEBUG")).level == "DEBUG"
+        admin = _admin_metadata(db_path)
+        assert stubs.admin.SetLogLevel(apb.SetLogLevelRequest(level="DEBUG"), metadata=admin).level == "DEBUG"
         stubs.health_status()
         wait_until(lambda: [r for r in _records(server) if r["level"] == "DEBUG"
                             and r.get("rpc_method") == "/grpc.health.v1.Health/Check"], 10,
                    "a DEBUG access line for the health check")
-        assert stubs.admin.GetLogLevel(apb.GetLogLevelRequest()).level == "DEBUG"
-        assert stubs.admin.SetLogLevel(apb.SetLogLevelRequest(level="INFO")).level == "INFO"
+        assert stubs.admin.GetLogLevel(apb.GetLogLevelRequest(), metadata=admin).level == "DEBUG"
+        assert stubs.admin.SetLogLevel(apb.SetLogLevelRequest(level="INFO"), metadata=admin).level == "INFO"
         channel.close()
 
         server.signal(signal.SIGTERM)
