@@ -116,7 +116,9 @@ def _invalidate_database(con: duckdb.DuckDBPyConnection) -> None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         raise AssertionError("the checkpoint succeeded although no file could grow")
 
-    wait_until(fatal_checkpoint, 10, "a checkpoint that fails for want of disk space", interval=0.05)
+    wait_until(fatal_checkpoint, 10, "a checkpoint that fails for want of disk space (CHECKPOINT kept "
+               "answering 'other write transactions active': does a connection hold a transaction open?)",
+               interval=0.05)
 
 
 def test_an_unusable_database_flips_readiness_but_not_liveness(tmp_path: Path) -> None:
