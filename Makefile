@@ -10,7 +10,7 @@ PROTO_FILES = $(sort $(wildcard protos/duckdb_spawn/v1/*.proto))
 # The google/api and google/rpc .proto files shipped by googleapis-common-protos.
 GOOGLEAPIS_PROTOS = $(shell $(PY) -c 'import pathlib, google.api.annotations_pb2 as m; print(pathlib.Path(m.__file__).parents[2])')
 
-.PHONY: help install run test lint generate proto-deps breaking bench clean
+.PHONY: help install run test test-tools lint generate proto-deps breaking bench clean
 
 help:
 	@echo "make run      set up .venv and serve on :50051 (DuckDB file + built-in mock ontology)"
@@ -30,7 +30,24 @@ install: $(STAMP)
 run: install
 	$(BIN)/duckdb-spawn-server
 
-test: install
+# Test-only tools: Prometheus' promtool (from Debian's package, unpacked into .venv/bin) checks and
+# unit-tests the alert rules; TypeScript with Grafana's published schema checks the dashboard.
+PROMTOOL      := $(BIN)/promtool
+GRAFANA_CHECK := build/grafana-schema
+GRAFANA_STAMP := $(GRAFANA_CHECK)/node_modules/.installed
+
+$(PROMTOOL): | $(STAMP)
+	.ci/fetch-promtool $(BIN) || echo "promtool unavailable: the alert rules get the schema check only" >&2
+
+$(GRAFANA_STAMP): tests/observability/grafana_schema/package.json tests/observability/grafana_schema/package-lock.json
+	mkdir -p $(GRAFANA_CHECK)
+	cp tests/observability/grafana_schema/package.json tests/observability/grafana_schema/package-lock.json $(GRAFANA_CHECK)/
+	cd $(GRAFANA_CHECK) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $(GRAFANA_STAMP)
+
+test-tools: install $(PROMTOOL) $(GRAFANA_STAMP)
+
+test: test-tools
 	$(BIN)/pytest
 
 generate: install

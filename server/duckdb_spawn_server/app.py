@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import grpc
-from prometheus_client import start_http_server
+from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 
 from . import __version__
 from .api.admin_servicer import AdminServicer
@@ -25,20 +25,37 @@ from .api.drain import DrainGate
 from .api.interceptors import ErrorInterceptor
 from .api.monitoring_servicer import MonitoringServicer
 from .api.project_servicer import ProjectServicer
-from .api.server import OWN_SERVICES, ServerOptions, Servicers, build_server
+from .api.request_log import RequestLogInterceptor
+from .api.rpc_metrics import RpcMetricsInterceptor
+from .api.server import OWN_SERVICES, SERVICE_DESCRIPTORS, ServerOptions, Servicers, build_server
 from .config import Settings
 from .deferred import Deferred
 from .domain.idempotency import Idempotency
 from .domain.projects import ProjectManager
 from .domain.table_admin import TableAdmin
 from .observability.checks import CheckResult, HealthReporter, Status
+from .observability.collectors import ServiceCollector
 from .observability.health import HealthState
+from .observability.health_checks import (
+    CpuCheck,
+    OntologyHealthProbe,
+    disk_check,
+    memory_check,
+    schema_cache_check,
+)
 from .observability.log_level import LogLevelControl
+from .observability.metrics import ServiceMetrics
+from .observability.metrics_http import MetricsHttpServer
+from .observability.monitor import HealthMonitor
+from .observability.schema_status import NoSchemas, SchemaCacheStatus
+from .observability.sources import LiveSources
+from .observability.system_metrics import SystemMetricsSampler
 from .ontology.static_provider import StaticSchemaProvider
 from .security.setup import build_security
 from .storage.database import Database, DatabaseError, DatabaseSettings
 from .storage.layouts import TableLayouts
 from .storage.pool import ConnectionPool
+from .storage.probe import DatabaseProbe, database_files, table_row_counts
 from .storage.project_store import DuckDBProjectStore
 from .storage.tables import TableStore
 from .storage.writer import GroupCommitWriter
@@ -65,27 +82,48 @@ class Application:
         self.storage: Storage | None = None
         self.projects: Deferred[ProjectManager] = Deferred("the project store")
         self.tables: Deferred[TableAdmin] = Deferred("the table store")
+        # Observability: one registry per Application (several may share a process in tests).
+        self.metrics = ServiceMetrics()
+        self.schema_status: SchemaCacheStatus = NoSchemas()  # replaced once schemas load
+        self.database_probe: DatabaseProbe | None = None
+        self.ontology_probe = OntologyHealthProbe(
+            settings.onto_server_url, timeout=min(settings.onto_server_timeout, 2.0),
+            cache_seconds=settings.onto_health_cache_seconds, use_mock=settings.use_mock_onto_server,
+            metrics=self.metrics.domain)
+        self._cpu_check = CpuCheck()
         self.reporter = HealthReporter(
-            [("database", self._check_database), ("schema_cache", self._check_schemas)],
+            [("database", self._check_database), ("ontology_server", self.ontology_probe),
+             ("schema_cache", self._check_schemas), ("disk", lambda: disk_check(settings.duckdb_path)),
+             ("memory", memory_check), ("cpu", self._cpu_check)],
             __version__, self.start_time, self._start_monotonic)
         self.security = build_security(settings)
+        self.live = self._live_sources()
         self.server, self.grpc_port = build_server(
             ServerOptions(settings.grpc_host, settings.grpc_port, settings.grpc_max_workers,
                           settings.grpc_max_concurrent_rpcs, max_message_bytes=settings.grpc_max_message_bytes,
                           tls=self.security.tls, reflection=self.security.reflection_enabled),
             Servicers(projects=ProjectServicer(self.projects, self.tables),
                       admin=AdminServicer(self.tables, LogLevelControl()),
-                      monitoring=MonitoringServicer(self.reporter),
+                      monitoring=MonitoringServicer(self.reporter, SystemMetricsSampler(self.live)),
                       health=self.health.servicer),
-            # Order matters. The concurrency limit counts each call on arrival, so it runs
-            # per call and first. Every interceptor after it computes its wrapping once per
-            # method (ErrorInterceptor caches the whole chain behind it), so anything that
-            # depends on the call itself must happen inside the wrapped behaviour.
-            interceptors=[self.security.concurrency, ErrorInterceptor(), self.drain_gate,
+            # Order matters. The concurrency limit counts each call on arrival, so it runs per
+            # call and first (its refusals are neither logged nor counted). The access log and
+            # the metrics come next so they see the final status code, after ErrorInterceptor
+            # has mapped domain errors (and the drain gate's refusals). Every interceptor after
+            # the concurrency limit computes its wrapping once per method (the first of them
+            # caches the whole chain behind it), so anything that depends on the call itself
+            # must happen inside the wrapped behaviour.
+            interceptors=[self.security.concurrency, RequestLogInterceptor(),
+                          RpcMetricsInterceptor(self.metrics.grpc), ErrorInterceptor(), self.drain_gate,
                           *self.security.interceptors_after_drain()],
         )
+        self.metrics.grpc.preinitialize(SERVICE_DESCRIPTORS)
+        for collector in (ProcessCollector, PlatformCollector, GCCollector):
+            collector(registry=self.metrics.registry)
+        self.metrics.registry.register(ServiceCollector(self.live))
         self.metrics_port: int | None = None
-        self._metrics_server = None
+        self._metrics_server: MetricsHttpServer | None = None
+        self._monitor: HealthMonitor | None = None
         self._initializer = threading.Thread(target=self._initialize, name="startup", daemon=True)
 
     # -- lifecycle --------------------------------------------------------------
@@ -93,8 +131,10 @@ class Application:
         """Starts serving (NOT_SERVING) and initialises in the background."""
         self.server.start()
         if self.settings.metrics_enabled:
-            self._metrics_server, _ = start_http_server(self.settings.metrics_port, addr=self.settings.grpc_host)
-            self.metrics_port = self._metrics_server.server_port
+            self._metrics_server = MetricsHttpServer(self.metrics.registry, self.settings.grpc_host,
+                                                     self.settings.metrics_port)
+            self._metrics_server.start()
+            self.metrics_port = self._metrics_server.port
         log.info("serving", extra={"grpc_port": self.grpc_port, "metrics_port": self.metrics_port,
                                    "version": __version__, "tls": self.security.tls is not None,
                                    "mutual_tls": self.security.tls is not None and self.security.tls.mutual})
@@ -124,12 +164,15 @@ class Application:
                         extra={"in_flight": self.drain_gate.in_flight})
         self.server.stop(max(0.0, grace - (time.monotonic() - started))).wait()
         self._initializer.join(timeout=5)
+        if self._monitor is not None:
+            self._monitor.stop()
         if self.storage is not None:
             self.storage.writer.stop()
             self.storage.pool.close()
             self.storage.database.checkpoint_and_close()
         if self._metrics_server is not None:
-            self._metrics_server.shutdown()
+            self._metrics_server.stop()
+        self.ontology_probe.close()
         log.info("stopped")
 
     def _initialize(self) -> None:
@@ -155,14 +198,23 @@ class Application:
         table_store.ensure_catalog()
         tables = TableAdmin(schemas, table_store, s.onto_schema_ids)
         for creation in tables.create_all():
+            self.metrics.domain.count_table_operation("create", "applied" if creation.created else "unchanged")
             log.info("table ready", extra={"table": creation.name, "table_created": creation.created})
+        self.metrics.domain.initialize_tables(schema.table_name for schema in tables.hosted())
         self.tables.set(tables)
         spool_dir = None if s.duckdb_path == ":memory:" else str(database.path.parent)  # import spools
         store = DuckDBProjectStore(pool, writer, TableLayouts(pool), spool_dir=spool_dir)
         store.prepare()
         retention = timedelta(seconds=s.request_id_retention_seconds)
         self.projects.set(ProjectManager(schemas, store, idempotency=Idempotency(store, retention)))
+        self.schema_status = schemas
+        self.database_probe = DatabaseProbe(database)
+        self._monitor = HealthMonitor(
+            self.health, [("database", self._probe_database), ("schema", self._probe_schemas)],
+            s.health_probe_interval, samplers=[self._cpu_check.sample, self._refresh_ontology_probe])
+        self._monitor.run_once()
         self.health.set_ready(True)
+        self._monitor.start()
         log.info("ready")
 
     def _open_database(self) -> Database | None:
@@ -179,20 +231,68 @@ class Application:
                 delay = min(delay * 2, 5.0)
         return None
 
-    # -- health checks ------------------------------------------------------------
+    # -- health checks and live state ------------------------------------------------
     def _check_database(self) -> CheckResult:
-        if self.storage is None:
+        if self.database_probe is None:
             return CheckResult("database", Status.UNHEALTHY, "database not open yet")
-        with self.storage.pool.connection(timeout=1.0) as con:
-            con.execute("SELECT 1").fetchone()
-        return CheckResult("database", Status.HEALTHY, "query answered",
-                           {"path": str(self.storage.database.path)})
+        result = self.database_probe.check(self.settings.health_database_timeout)
+        observed = {"path": str(self.settings.duckdb_path), "latency_ms": round(result.seconds * 1000, 3)}
+        if not result.ok:
+            return CheckResult("database", Status.UNHEALTHY, f"the database cannot answer: {result.error}",
+                               observed)
+        return CheckResult("database", Status.HEALTHY, "a query answered", observed)
 
     def _check_schemas(self) -> CheckResult:
-        if self.projects.peek() is None:
-            return CheckResult("schema_cache", Status.UNHEALTHY, "no schema loaded yet")
-        return CheckResult("schema_cache", Status.DEGRADED if not self.settings.use_mock_onto_server
-                           else Status.HEALTHY, "serving the built-in mock schemas", {"source": "mock"})
+        return schema_cache_check(self.schema_status, self.settings.use_mock_onto_server, self._pending_migrations)
+
+    def _pending_migrations(self) -> int | None:
+        tables = self.tables.peek()
+        if tables is None:
+            return None
+        return sum(1 for info in tables.list(timeout=self.settings.health_database_timeout) if not info.in_sync)
+
+    def _probe_database(self) -> tuple[bool, str]:
+        if self.database_probe is None:
+            return False, "database not open yet"
+        result = self.database_probe.check(self.settings.health_database_timeout)
+        return result.ok, result.error
+
+    def _probe_schemas(self) -> tuple[bool, str]:
+        return bool(self.schema_status.cache_status()), "no schema has loaded yet"
+
+    def _refresh_ontology_probe(self) -> None:
+        if not self.ontology_probe.use_mock:
+            self.ontology_probe()
+
+    def _ontology_up(self) -> bool | None:
+        last = self.ontology_probe.last()
+        return None if last is None else last.status is Status.HEALTHY
+
+    def _table_rows(self) -> dict[str, int]:
+        tables = self.tables.peek()
+        if self.storage is None or tables is None:
+            return {}
+        names = [schema.table_name for schema in tables.hosted(timeout=1.0)]
+        return table_row_counts(self.storage.pool, names, timeout=1.0)
+
+    def _live_sources(self) -> LiveSources:
+        def storage_part(read):  # type: ignore[no-untyped-def]
+            return lambda: read(self.storage) if self.storage is not None else None
+
+        return LiveSources(
+            version=__version__,
+            start_time_seconds=self.start_time.timestamp(),
+            database_path=self.settings.duckdb_path,
+            ready=lambda: self.health.ready,
+            health=self.reporter.report,
+            ontology_up=self._ontology_up,
+            rpc_totals=self.metrics.grpc.totals,
+            pool=storage_part(lambda st: st.pool.stats()),
+            writer=storage_part(lambda st: st.writer.stats()),
+            files=storage_part(lambda st: database_files(st.database)),
+            table_rows=self._table_rows,
+            schema_cache=lambda: self.schema_status.cache_status(),
+        )
 
 
 def grpc_channel_target(app: Application) -> str:

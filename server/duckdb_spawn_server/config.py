@@ -191,6 +191,12 @@ VARIABLES: tuple[Variable, ...] = (
              "Comma-separated ids of the schemas (and so tables) this service hosts."),
     Variable("ONTO_CACHE_TTL", "onto_cache_ttl", "60", _float_range(0.1, 86_400),
              "Seconds a fetched schema is fresh before it is revalidated."),
+    Variable("ONTO_HEALTH_CACHE_SECONDS", "onto_health_cache_seconds", "10", _float_range(0, 3600),
+             "Seconds GetHealth reuses the ontology server's /health answer."),
+    Variable("HEALTH_PROBE_INTERVAL", "health_probe_interval", "5", _float_range(0.05, 3600),
+             "Seconds between background probes that keep readiness true (database query, schema loaded)."),
+    Variable("HEALTH_DATABASE_TIMEOUT", "health_database_timeout", "2", _float_range(0.05, 60),
+             "Seconds the database health query may take before the database counts as not answering."),
     Variable("LOG_LEVEL", "log_level", "INFO", _log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL."),
     Variable("REQUEST_ID_RETENTION_SECONDS", "request_id_retention_seconds", "86400", _float_range(1, 31_536_000),
              "How long a request id (AIP-155) is remembered: a retry within it returns the first result."),
@@ -267,6 +273,9 @@ class Settings:
     use_mock_onto_server: bool
     onto_schema_ids: tuple[str, ...]
     onto_cache_ttl: float
+    onto_health_cache_seconds: float
+    health_probe_interval: float
+    health_database_timeout: float
     log_level: str
     request_id_retention_seconds: float
     shutdown_drain_seconds: float

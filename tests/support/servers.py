@@ -84,7 +84,6 @@ class Stubs:
 class InProcessServer:
     def __init__(self, db_path: Path, **env: str) -> None:
         self.db_path = db_path
-        env.setdefault("METRICS_ENABLED", "false")  # its HTTP server takes 0.5 s to stop
         self.app = Application(load_settings(base_env(db_path, **env)))
 
     @property

@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 
 from ..domain.errors import DomainError
+from ..observability.logging_setup import stack_without_message
 from .errors import internal_status, status_for
 from .handlers import Behavior, WrappingInterceptor
 
@@ -28,7 +29,11 @@ class ErrorInterceptor(WrappingInterceptor):
 def _abort(context: grpc.ServicerContext, error: BaseException, method: str) -> None:
     if isinstance(error, DomainError):
         context.abort_with_status(status_for(error))
-    log.error("unhandled error in %s", method, exc_info=error)
+    # The message of an unexpected exception may quote request values: only its type and
+    # where it was raised go out at ERROR; the full exception is logged at DEBUG.
+    log.error("unhandled error in %s: %s", method, type(error).__name__,
+              extra={"stack": stack_without_message(error)})
+    log.debug("unhandled error in %s", method, exc_info=error)
     context.abort_with_status(internal_status())
 
 

@@ -7,7 +7,9 @@ from duckdb_spawn.v1 import monitoring_service_pb2 as pb
 from duckdb_spawn.v1 import monitoring_service_pb2_grpc as pb_grpc
 from google.protobuf import duration_pb2, struct_pb2
 
+from ..domain.names import table_name
 from ..observability.checks import CheckResult, HealthReport, HealthReporter, Status
+from ..observability.system_metrics import SystemMetricsSample, SystemMetricsSampler, cpu_interval
 from .convert import timestamp
 
 _STATUS = {
@@ -18,11 +20,19 @@ _STATUS = {
 
 
 class MonitoringServicer(pb_grpc.MonitoringServiceServicer):
-    def __init__(self, reporter: HealthReporter) -> None:
+    def __init__(self, reporter: HealthReporter, sampler: SystemMetricsSampler | None = None) -> None:
         self._reporter = reporter
+        self._sampler = sampler
 
     def GetHealth(self, request: pb.GetHealthRequest, context: grpc.ServicerContext) -> pb.Health:
         return health_to_proto(self._reporter.report())
+
+    def GetSystemMetrics(self, request: pb.GetSystemMetricsRequest,
+                         context: grpc.ServicerContext) -> pb.SystemMetrics:
+        if self._sampler is None:
+            return super().GetSystemMetrics(request, context)
+        requested = request.cpu_interval.ToNanoseconds() / 1e9 if request.HasField("cpu_interval") else None
+        return system_metrics_to_proto(self._sampler.sample(cpu_interval(requested)))
 
 
 def _duration(seconds: float) -> duration_pb2.Duration:
@@ -42,3 +52,29 @@ def health_to_proto(report: HealthReport) -> pb.Health:
     return pb.Health(status=_STATUS[report.status], checks=[_check(c) for c in report.checks],
                      version=report.version, uptime=_duration(report.uptime_seconds),
                      start_time=timestamp(report.start_time))
+
+
+def system_metrics_to_proto(sample: SystemMetricsSample) -> pb.SystemMetrics:
+    db = sample.database
+    pool = db.pool
+    return pb.SystemMetrics(
+        sample_time=timestamp(sample.sample_time),
+        cpu=pb.CpuMetrics(percent=sample.cpu.percent, count=sample.cpu.count,
+                          process_percent=sample.cpu.process_percent),
+        memory=pb.MemoryMetrics(total_bytes=sample.memory.total_bytes, available_bytes=sample.memory.available_bytes,
+                                percent=sample.memory.percent),
+        disk=pb.DiskMetrics(path=sample.disk.path, total_bytes=sample.disk.total_bytes,
+                            free_bytes=sample.disk.free_bytes, percent=sample.disk.percent),
+        process=pb.ProcessMetrics(pid=sample.process.pid, rss_bytes=sample.process.rss_bytes,
+                                  threads=sample.process.threads, open_files=sample.process.open_files),
+        database=pb.DatabaseMetrics(
+            path=db.path, file_size_bytes=db.file_bytes, wal_size_bytes=db.wal_bytes,
+            tables=[pb.TableRowCount(table=table_name(table), row_count=count)
+                    for table, count in sorted(db.table_rows.items())],
+            pool_in_use=pool.in_use if pool else 0, pool_idle=pool.idle if pool else 0,
+            pool_waiting=pool.waiting if pool else 0,
+            pool_mean_wait=_duration(pool.mean_wait_seconds if pool else 0.0),
+            write_queue_depth=db.write_queue_depth),
+        rpc=pb.RpcMetrics(started_total=sample.rpc.started, handled_total=sample.rpc.handled,
+                          failed_total=sample.rpc.failed, in_flight=sample.rpc.in_flight),
+    )

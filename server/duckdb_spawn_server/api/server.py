@@ -20,7 +20,7 @@ from duckdb_spawn.v1 import (
     project_service_pb2_grpc,
 )
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from ..security.tls import TlsMaterial
 
@@ -29,6 +29,15 @@ ADMIN_SERVICE = admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].fu
 MONITORING_SERVICE = monitoring_service_pb2.DESCRIPTOR.services_by_name["MonitoringService"].full_name
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 OWN_SERVICES = (PROJECT_SERVICE, ADMIN_SERVICE, MONITORING_SERVICE)
+# Every service build_server registers, as descriptors (method names and streaming kinds),
+# so the gRPC metrics can be pre-initialised for every method.
+SERVICE_DESCRIPTORS = (
+    project_service_pb2.DESCRIPTOR.services_by_name["ProjectService"],
+    admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"],
+    monitoring_service_pb2.DESCRIPTOR.services_by_name["MonitoringService"],
+    health_pb2.DESCRIPTOR.services_by_name["Health"],
+    reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"],
+)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,24 @@
-"""Structured logs: one JSON object per line on stdout."""
+"""Structured logs: one JSON object per line on stdout.
+
+Every line has `timestamp` (UTC, RFC 3339), `level`, `logger` and `message`;
+lines written while an RPC is served also carry its `request_id`
+(observability/request_context.py). Python warnings and uncaught exceptions
+in any thread go through the same handler, so nothing but JSON reaches
+stdout or stderr.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+import threading
+import traceback
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
+
+from .request_context import RequestIdFilter
 
 # Attributes every LogRecord has; anything else came in through `extra=`.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
@@ -32,7 +44,35 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)  # third-party libraries: warnings and up
     logging.getLogger("duckdb_spawn_server").setLevel(level)
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_thread_exception
+
+
+_uncaught = logging.getLogger("duckdb_spawn_server.uncaught")
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, traceback: TracebackType | None) -> None:
+    _uncaught.critical("uncaught exception", exc_info=(kind, error, traceback))
+
+
+def _log_thread_exception(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    _uncaught.error("uncaught exception in thread %s", args.thread.name if args.thread else "?",
+                    exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback))
+
+
+def stack_without_message(error: BaseException) -> str:
+    """Where an exception was raised, without its message: messages can quote request values.
+
+    Loggers at INFO and above use this; the full exception goes to DEBUG only.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    lines = [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames]
+    return " <- ".join(reversed(lines[-12:])) + f" ({type(error).__name__})"

@@ -6,15 +6,21 @@ Used when `USE_MOCK_ONTO_SERVER=true`. The real ontology cache
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+
 from ..domain.errors import NotFound
 from ..domain.projects import ActiveSchema
 from ..domain.schema import TableSchema
+from ..observability.schema_status import SchemaCacheSnapshot
 from .mock import mock_schema
 
 
 class StaticSchemaProvider:
     def __init__(self, schemas: dict[str, TableSchema], source: str = "mock") -> None:
         self._active = {sid: ActiveSchema.compile(schema, source) for sid, schema in schemas.items()}
+        self._source = source
+        self._loaded_at = time.monotonic()
 
     @classmethod
     def from_mock(cls, schema_ids: tuple[str, ...]) -> StaticSchemaProvider:
@@ -38,3 +44,9 @@ class StaticSchemaProvider:
 
     def ready(self) -> bool:
         return bool(self._active)
+
+    def cache_status(self) -> Sequence[SchemaCacheSnapshot]:
+        """Fixed schemas never go stale; their age is the time since start-up loaded them."""
+        age = time.monotonic() - self._loaded_at
+        return [SchemaCacheSnapshot(sid, self._source, active.schema.version, age)
+                for sid, active in self._active.items()]

@@ -52,8 +52,10 @@ class Database:
         except duckdb.Error as error:
             raise DatabaseError(f"cannot open DuckDB database at {settings.path}: {error}") from error
         # What DuckDB actually applied, so an operator can see the container limits took effect.
+        # fetchall, not fetchone: an unfinished result keeps its transaction open on this
+        # connection, and every CHECKPOINT (automatic ones included) would then fail.
         threads, memory_limit = self._connection.execute(
-            "SELECT current_setting('threads'), current_setting('memory_limit')").fetchone()
+            "SELECT current_setting('threads'), current_setting('memory_limit')").fetchall()[0]
         log.info("database opened", extra={"path": str(self.path), "duckdb_threads": threads,
                                            "duckdb_memory_limit": memory_limit})
 

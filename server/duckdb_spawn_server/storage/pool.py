@@ -27,6 +27,8 @@ class PoolStats:
     idle: int
     waiting: int
     mean_wait_seconds: float
+    acquired_total: int = 0  # connections handed out since start
+    wait_seconds_total: float = 0.0  # time callers spent waiting for them, summed
 
 
 class ConnectionPool:
@@ -65,7 +67,8 @@ class ConnectionPool:
         with self._lock:
             idle = self._idle.qsize()
             mean = self._wait_total / self._acquired if self._acquired else 0.0
-            return PoolStats(self._size, self._size - idle, idle, self._waiting, mean)
+            return PoolStats(self._size, self._size - idle, idle, self._waiting, mean, self._acquired,
+                             self._wait_total)
 
     def close(self) -> None:
         while True:

@@ -220,7 +220,9 @@ class GroupCommitWriter:
             self._rollback()
             if len(ops) == 1:
                 self._failed += 1
-                log.info("write rejected: %s", type(error).__name__, exc_info=not isinstance(error, duckdb.Error))
+                # Only the type at INFO: messages (DuckDB's, Arrow's) can quote the rejected values.
+                log.info("write rejected: %s", type(error).__name__)
+                log.debug("write rejected", exc_info=error)
                 ops[0].fail(error)
                 return
             middle = len(ops) // 2  # bisect: a bad op costs O(log n) extra commits

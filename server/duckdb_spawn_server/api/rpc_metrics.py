@@ -1,0 +1,109 @@
+"""Counts every RPC into the go-grpc-prometheus metrics (observability/grpc_metrics.py).
+
+Started when the handler starts; a message received per request (each item
+of a request stream); a message sent per response (each item of a response
+stream, and a unary response only on success, as Go counts them); handled
+with the final code and the handling time when the call ends.
+
+grpc calls `intercept_service` on its one dispatch thread for every call,
+so the wrapped handler is built once per method and cached; all per-call
+work happens inside the wrapper, on the worker thread. Interceptors that
+must act per call on arrival (a concurrency cap) go before this one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+
+from ..observability.grpc_metrics import GrpcServerMetrics, MethodMetrics, grpc_type
+from .handlers import Behavior, split_method
+from .outcome import final_code
+
+
+class RpcMetricsInterceptor(grpc.ServerInterceptor):
+    def __init__(self, metrics: GrpcServerMetrics) -> None:
+        self._metrics = metrics
+        self._cache: dict[str, grpc.RpcMethodHandler] = {}
+
+    def intercept_service(self, continuation: Callable[..., Any],
+                          handler_call_details: grpc.HandlerCallDetails) -> Any:
+        full_method = handler_call_details.method
+        cached = self._cache.get(full_method)
+        if cached is not None:
+            return cached
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None  # unknown methods are not counted (nor cached: their set is unbounded)
+        wrapped = self._wrap(handler, full_method)
+        self._cache[full_method] = wrapped
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, full_method: str) -> grpc.RpcMethodHandler:
+        service, method = split_method(full_method)
+        kind = grpc_type(handler.request_streaming, handler.response_streaming)
+        metrics = self._metrics.method(kind, service, method)
+        if handler.unary_unary:
+            return handler._replace(unary_unary=_unary(handler.unary_unary, metrics, request_stream=False))
+        if handler.stream_unary:
+            return handler._replace(stream_unary=_unary(handler.stream_unary, metrics, request_stream=True))
+        if handler.unary_stream:
+            return handler._replace(unary_stream=_stream(handler.unary_stream, metrics, request_stream=False))
+        if handler.stream_stream:
+            return handler._replace(stream_stream=_stream(handler.stream_stream, metrics, request_stream=True))
+        return handler
+
+
+def _counted(requests: Iterator[Any], metrics: MethodMetrics) -> Iterator[Any]:
+    for request in requests:
+        metrics.received.inc()
+        yield request
+
+
+def _unary(behavior: Behavior, metrics: MethodMetrics, *, request_stream: bool) -> Behavior:
+    def observed(request: Any, context: grpc.ServicerContext) -> Any:
+        metrics.start()
+        if request_stream:
+            request = _counted(request, metrics)
+        else:
+            metrics.received.inc()
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            response = behavior(request, context)
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            code = final_code(context, error, streaming=False)
+            if code is grpc.StatusCode.OK:
+                metrics.sent.inc()
+            metrics.finish(code, time.perf_counter() - started)
+        return response
+
+    return observed
+
+
+def _stream(behavior: Behavior, metrics: MethodMetrics, *, request_stream: bool) -> Behavior:
+    def observed(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        metrics.start()
+        if request_stream:
+            request = _counted(request, metrics)
+        else:
+            metrics.received.inc()
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            for response in behavior(request, context):
+                metrics.sent.inc()
+                yield response
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            metrics.finish(final_code(context, error, streaming=True), time.perf_counter() - started)
+
+    return observed

@@ -1,0 +1,195 @@
+"""The checks behind MonitoringService.GetHealth, and the rules each one applies.
+
+| check | HEALTHY | DEGRADED | UNHEALTHY |
+|---|---|---|---|
+| database | a real query answers within the timeout | - | no answer, an error, or not open yet |
+| ontology_server | `/health` answers 2xx, or the mock is in use | no answer or not 2xx | - |
+| schema_cache | fresh, from the configured source, tables in sync | see below | no schema has ever loaded |
+| disk | database volume < 90% used | >= 90% used | >= 98% used |
+| memory | < 90% used | >= 90% used | >= 98% used |
+| cpu | < 95% busy | >= 95% busy (never worse: a busy cpu slows, it does not break) | - |
+
+The schema cache is DEGRADED when a schema is stale (revalidation fails),
+when the built-in mock serves although the ontology server is configured,
+or when tables differ from their schema (migrations pending).
+
+The overall verdict is the worst of them (observability/checks.py). An
+unreachable ontology server only degrades the service because the schema
+cache keeps serving the last schema that validated.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from .checks import CheckResult, Status
+from .metrics import DomainMetrics
+from .schema_status import SOURCE_MOCK, SchemaCacheStatus
+from .system import CpuMeter, CpuSample, sample_disk, sample_memory
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    disk_degraded_percent: float = 90.0
+    disk_unhealthy_percent: float = 98.0
+    memory_degraded_percent: float = 90.0
+    memory_unhealthy_percent: float = 98.0
+    cpu_degraded_percent: float = 95.0
+
+
+THRESHOLDS = Thresholds()
+
+
+def by_percent(percent: float, degraded: float, unhealthy: float | None = None) -> Status:
+    if unhealthy is not None and percent >= unhealthy:
+        return Status.UNHEALTHY
+    return Status.DEGRADED if percent >= degraded else Status.HEALTHY
+
+
+def disk_check(path: str, thresholds: Thresholds = THRESHOLDS) -> CheckResult:
+    disk = sample_disk(path)
+    status = by_percent(disk.percent, thresholds.disk_degraded_percent, thresholds.disk_unhealthy_percent)
+    return CheckResult("disk", status, f"database volume {disk.percent:.1f}% used",
+                       {"path": disk.path, "total_bytes": disk.total_bytes, "free_bytes": disk.free_bytes,
+                        "used_percent": disk.percent})
+
+
+def memory_check(thresholds: Thresholds = THRESHOLDS) -> CheckResult:
+    memory = sample_memory()
+    status = by_percent(memory.percent, thresholds.memory_degraded_percent, thresholds.memory_unhealthy_percent)
+    return CheckResult("memory", status, f"{memory.percent:.1f}% of memory used",
+                       {"total_bytes": memory.total_bytes, "available_bytes": memory.available_bytes,
+                        "used_percent": memory.percent})
+
+
+class CpuCheck:
+    """Cpu usage since the previous reading; the health monitor reads it every interval."""
+
+    def __init__(self, thresholds: Thresholds = THRESHOLDS) -> None:
+        self._meter = CpuMeter()
+        self._thresholds = thresholds
+        self._latest: CpuSample | None = None
+
+    def sample(self) -> CpuSample:
+        self._latest = self._meter.read()
+        return self._latest
+
+    def __call__(self) -> CheckResult:
+        sample = self._latest if self._latest is not None else self.sample()
+        status = by_percent(sample.percent, self._thresholds.cpu_degraded_percent)
+        return CheckResult("cpu", status, f"{sample.percent:.1f}% busy over {sample.interval_seconds:.1f}s",
+                           {"percent": round(sample.percent, 2), "count": sample.count,
+                            "process_percent": round(sample.process_percent, 2),
+                            "interval_seconds": round(sample.interval_seconds, 3)})
+
+
+def schema_cache_check(status: SchemaCacheStatus, mock_configured: bool,
+                       pending_migrations: Callable[[], int | None]) -> CheckResult:
+    snapshots = list(status.cache_status())
+    if not snapshots:
+        return CheckResult("schema_cache", Status.UNHEALTHY, "no schema has loaded yet")
+    problems = []
+    stale = [s.schema_id for s in snapshots if s.stale]
+    if stale:
+        problems.append(f"serving a stale schema for {', '.join(stale)}")
+    if not mock_configured and any(s.source == SOURCE_MOCK for s in snapshots):
+        problems.append("serving the built-in mock although the ontology server is configured")
+    try:
+        pending = pending_migrations()
+    except Exception:  # noqa: BLE001 - the database check reports database trouble
+        pending = None
+    if pending:
+        problems.append(f"{pending} table(s) differ from their schema: migrations pending")
+    observed: dict[str, object] = {
+        "schemas": {s.schema_id: {"source": s.source, "version": s.version, "age_seconds": round(s.age_seconds, 3),
+                                  "stale": s.stale, "last_error": s.last_error} for s in snapshots},
+        "pending_migrations": pending if pending is not None else "unknown",
+    }
+    sources = sorted({s.source for s in snapshots})
+    if problems:
+        return CheckResult("schema_cache", Status.DEGRADED, "; ".join(problems), observed)
+    return CheckResult("schema_cache", Status.HEALTHY,
+                       f"{len(snapshots)} schema(s) loaded from {', '.join(sources)}", observed)
+
+
+def safe_url(url: str) -> str:
+    """The URL without credentials, query or fragment: safe to show and log."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class OntologyHealthProbe:
+    """`GET {ONTO_SERVER_URL}/health`, the result reused for `cache_seconds`."""
+
+    def __init__(self, base_url: str, *, timeout: float, cache_seconds: float, use_mock: bool,
+                 metrics: DomainMetrics) -> None:
+        self._url = base_url.rstrip("/") + "/health"
+        self._shown_url = safe_url(self._url)
+        self._timeout = timeout
+        self._cache_seconds = cache_seconds
+        self._use_mock = use_mock
+        self._metrics = metrics
+        self._lock = threading.Lock()
+        self._last: tuple[float, CheckResult] | None = None
+        self._client = httpx.Client(timeout=timeout, follow_redirects=False) if not use_mock else None
+
+    @property
+    def use_mock(self) -> bool:
+        return self._use_mock
+
+    def last(self) -> CheckResult | None:
+        """The latest result without probing (None before the first probe or with the mock)."""
+        return self._last[1] if self._last else None
+
+    def __call__(self) -> CheckResult:
+        if self._use_mock:
+            return CheckResult("ontology_server", Status.HEALTHY,
+                               "USE_MOCK_ONTO_SERVER=true: the built-in mock serves schemas and the ontology "
+                               "server is not consulted", {"mock": True})
+        with self._lock:  # one probe at a time; callers meanwhile share its result
+            now = time.monotonic()
+            if self._last is not None and now - self._last[0] < self._cache_seconds:
+                checked_at, result = self._last
+                observed = {**result.observed, "checked_seconds_ago": round(now - checked_at, 3)}
+                return CheckResult(result.name, result.status, result.message, observed)
+            result = self._probe()
+            self._last = (time.monotonic(), result)
+            return result
+
+    def _probe(self) -> CheckResult:
+        assert self._client is not None
+        observed: dict[str, object] = {"url": self._shown_url, "mock": False, "checked_seconds_ago": 0.0,
+                                       "cache_seconds": self._cache_seconds}
+        started = time.monotonic()
+        try:
+            response = self._client.get(self._url)
+        except httpx.TimeoutException:
+            outcome, status, message = "timeout", Status.DEGRADED, f"no answer within {self._timeout:g}s"
+        except httpx.HTTPError as error:
+            outcome, status, message = "unreachable", Status.DEGRADED, f"unreachable: {type(error).__name__}"
+        else:
+            observed["http_status"] = response.status_code
+            if response.is_success:
+                outcome, status, message = "ok", Status.HEALTHY, f"/health answered {response.status_code}"
+            else:
+                outcome, status, message = "http_error", Status.DEGRADED, f"/health answered {response.status_code}"
+        elapsed = time.monotonic() - started
+        observed["latency_ms"] = round(elapsed * 1000, 3)
+        self._metrics.observe_ontology_request("health", outcome, elapsed)
+        if status is not Status.HEALTHY:
+            message += "; the cached schemas keep serving"
+        return CheckResult("ontology_server", status, message, observed)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()

@@ -1,0 +1,57 @@
+"""The id of the request being served, for every log line written while serving it.
+
+`api/request_log.py` sets it around each RPC (from the `x-request-id`
+metadata, or a new one); `RequestIdFilter` copies it into each log record,
+so any logger used during the call (error mapping, audit, storage) carries
+the same `request_id` without passing it around.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import uuid
+
+REQUEST_ID_HEADER = "x-request-id"
+# What a client-supplied id may look like: short, printable, no spaces or quotes.
+_ACCEPTABLE = re.compile(r"[A-Za-z0-9._:/=+@-]{1,128}")
+
+_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    return _current.get()
+
+
+def set_request_id(request_id: str | None) -> contextvars.Token[str | None]:
+    return _current.set(request_id)
+
+
+def reset_request_id(token: contextvars.Token[str | None]) -> None:
+    try:
+        _current.reset(token)
+    except ValueError:  # reset from another context (a stream closed by another thread)
+        _current.set(None)
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def accept_request_id(candidate: str | None) -> str | None:
+    """The client's id if it is acceptable as is, else None (the caller makes a new one)."""
+    if candidate and _ACCEPTABLE.fullmatch(candidate):
+        return candidate
+    return None
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to records written while a request is being served."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            request_id = _current.get()
+            if request_id is not None:
+                record.request_id = request_id
+        return True

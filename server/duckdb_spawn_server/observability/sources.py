@@ -1,0 +1,33 @@
+"""Where observability reads the service's live state (metrics scrapes, GetSystemMetrics).
+
+The Application fills one `LiveSources` with callables over its components;
+storage sources answer None until the database is open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .checks import HealthReport
+from .grpc_metrics import RpcTotals
+from .schema_status import SchemaCacheSnapshot
+
+
+@dataclass
+class LiveSources:
+    """Callables over the Application's components, read afresh on every use."""
+
+    version: str
+    start_time_seconds: float
+    database_path: str
+    ready: Callable[[], bool]
+    health: Callable[[], HealthReport]
+    ontology_up: Callable[[], bool | None]
+    rpc_totals: Callable[[], RpcTotals]
+    pool: Callable[[], Any | None]  # storage.pool.PoolStats
+    writer: Callable[[], Any | None]  # storage.writer.WriterStats
+    files: Callable[[], Any | None]  # storage.probe.FileSizes
+    table_rows: Callable[[], dict[str, int]]
+    schema_cache: Callable[[], Sequence[SchemaCacheSnapshot]]
