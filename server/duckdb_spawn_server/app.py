@@ -2,8 +2,11 @@
 
 Start-up order matters for probes: the gRPC server (with health) starts
 first and reports NOT_SERVING; the database is opened (retried while another
-process still holds the file), the writer started, tables created, and only
-then does readiness turn SERVING. Shutdown reverses it: readiness
+process still holds the file), the writer started, the hosted schemas
+obtained (ontology server, else the last-known-good copy on disk, else the
+mock if enabled) with their tables created, and only then does readiness
+turn SERVING. With the mock disabled and no schema obtainable, readiness
+stays NOT_SERVING until the ontology server answers. Shutdown reverses it: readiness
 NOT_SERVING, a drain period, `server.stop(grace)` for in-flight calls, the
 writer commits what it holds, DuckDB is checkpointed and closed.
 """
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import grpc
-from prometheus_client import start_http_server
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector, start_http_server
 
 from . import __version__
 from .api.admin_servicer import AdminServicer
@@ -29,11 +32,15 @@ from .api.server import OWN_SERVICES, ServerOptions, Servicers, build_server
 from .config import Settings
 from .deferred import Deferred
 from .domain.projects import ProjectManager
+from .domain.schema_registry import SchemaCacheStatus
 from .domain.table_admin import TableAdmin
 from .observability.checks import CheckResult, HealthReporter, Status
 from .observability.health import HealthState
 from .observability.log_level import LogLevelControl
-from .ontology.static_provider import StaticSchemaProvider
+from .observability.schema_metrics import SchemaMetrics
+from .ontology.cache import CacheSettings, SchemaCache
+from .ontology.client import OntologyClient
+from .ontology.disk_copy import DiskCopies
 from .storage.database import Database, DatabaseError, DatabaseSettings
 from .storage.layouts import TableLayouts
 from .storage.pool import ConnectionPool
@@ -63,6 +70,12 @@ class Application:
         self.storage: Storage | None = None
         self.projects: Deferred[ProjectManager] = Deferred("the project store")
         self.tables: Deferred[TableAdmin] = Deferred("the table store")
+        self.schemas: Deferred[SchemaCache] = Deferred("the schema cache")
+        # One registry per application, so several servers can run in one (test) process.
+        self.metrics_registry = CollectorRegistry()
+        for collector in (ProcessCollector, PlatformCollector, GCCollector):
+            collector(registry=self.metrics_registry)
+        self.schema_metrics = SchemaMetrics(self.metrics_registry)
         self.reporter = HealthReporter(
             [("database", self._check_database), ("schema_cache", self._check_schemas)],
             __version__, self.start_time, self._start_monotonic)
@@ -70,7 +83,7 @@ class Application:
             ServerOptions(settings.grpc_host, settings.grpc_port, settings.grpc_max_workers,
                           settings.grpc_max_concurrent_rpcs),
             Servicers(projects=ProjectServicer(self.projects, self.tables),
-                      admin=AdminServicer(self.tables, LogLevelControl()),
+                      admin=AdminServicer(self.tables, self.schemas, LogLevelControl()),
                       monitoring=MonitoringServicer(self.reporter),
                       health=self.health.servicer),
             interceptors=[ErrorInterceptor(), self.drain_gate],
@@ -84,7 +97,8 @@ class Application:
         """Starts serving (NOT_SERVING) and initialises in the background."""
         self.server.start()
         if self.settings.metrics_enabled:
-            self._metrics_server, _ = start_http_server(self.settings.metrics_port, addr=self.settings.grpc_host)
+            self._metrics_server, _ = start_http_server(self.settings.metrics_port, addr=self.settings.grpc_host,
+                                                        registry=self.metrics_registry)
             self.metrics_port = self._metrics_server.server_port
         log.info("serving", extra={"grpc_port": self.grpc_port, "metrics_port": self.metrics_port,
                                    "version": __version__})
@@ -114,6 +128,9 @@ class Application:
                         extra={"in_flight": self.drain_gate.in_flight})
         self.server.stop(max(0.0, grace - (time.monotonic() - started))).wait()
         self._initializer.join(timeout=5)
+        schemas = self.schemas.peek()
+        if schemas is not None:
+            schemas.stop()
         if self.storage is not None:
             self.storage.writer.stop()
             self.storage.pool.close()
@@ -138,16 +155,32 @@ class Application:
         writer.start()
         pool = ConnectionPool(database, s.duckdb_pool_size)
         self.storage = Storage(database, pool, writer)
-        if not s.use_mock_onto_server:
-            log.warning("the ontology client is not available in this build; serving the built-in mock")
-        schemas = StaticSchemaProvider.from_mock(s.onto_schema_ids)
         table_store = TableStore(pool, writer)
         table_store.ensure_catalog()
+        schemas = SchemaCache(
+            s.onto_schema_ids, OntologyClient(s.onto_server_url, s.onto_server_timeout),
+            DiskCopies.beside(s.duckdb_path), CacheSettings(ttl=s.onto_cache_ttl, use_mock=s.use_mock_onto_server),
+            self.schema_metrics)
         tables = TableAdmin(schemas, table_store, s.onto_schema_ids)
-        for creation in tables.create_all():
-            log.info("table ready", extra={"table": creation.name, "table_created": creation.created})
+        schemas.set_swap_hook(tables.prepare)  # a table exists before its schema is in force
+        schemas.add_listener(self._update_readiness)
+        self.schema_metrics.watch_cache(schemas.status)
+        self.schemas.set(schemas)
         self.tables.set(tables)
         self.projects.set(ProjectManager(schemas, DuckDBProjectStore(pool, writer, TableLayouts(pool))))
+        schemas.start()
+        self._update_readiness()
+        if not schemas.ready():
+            log.error("no schema could be obtained and the mock is disabled; not ready until the ontology "
+                      "server answers", extra={"missing": ",".join(schemas.status().missing)})
+
+    def _update_readiness(self) -> None:
+        """Ready once the database is open and every hosted schema is in force (with its table)."""
+        schemas = self.schemas.peek()
+        if self.storage is None or schemas is None or not schemas.ready() or self.health.ready:
+            return
+        if self._stopping.is_set():
+            return
         self.health.set_ready(True)
         log.info("ready")
 
@@ -175,10 +208,28 @@ class Application:
                            {"path": str(self.storage.database.path)})
 
     def _check_schemas(self) -> CheckResult:
-        if self.projects.peek() is None:
-            return CheckResult("schema_cache", Status.UNHEALTHY, "no schema loaded yet")
-        return CheckResult("schema_cache", Status.DEGRADED if not self.settings.use_mock_onto_server
-                           else Status.HEALTHY, "serving the built-in mock schemas", {"source": "mock"})
+        schemas = self.schemas.peek()
+        if schemas is None:
+            return CheckResult("schema_cache", Status.UNHEALTHY, "the schema cache is not started yet")
+        return schema_cache_check(schemas.status())
+
+
+def schema_cache_check(status: SchemaCacheStatus) -> CheckResult:
+    """UNHEALTHY without a schema, DEGRADED when stale, from disk or mock, or the ontology is down."""
+    observed = {
+        "schemas": {info.schema_id: {"source": info.source.value, "version": info.version,
+                                     "age_seconds": info.age_seconds, "last_error": info.last_error}
+                    for info in status.schemas},
+        "missing": list(status.missing), "ontology_reachable": status.ontology_reachable,
+        "circuit_open": status.circuit_open, **status.details,
+    }
+    if status.missing:
+        return CheckResult("schema_cache", Status.UNHEALTHY,
+                           "no schema obtained for " + ", ".join(status.missing), observed)
+    reasons = status.degraded_reasons
+    if reasons:
+        return CheckResult("schema_cache", Status.DEGRADED, "; ".join(reasons), observed)
+    return CheckResult("schema_cache", Status.HEALTHY, "every schema is fresh from the ontology server", observed)
 
 
 def grpc_channel_target(app: Application) -> str:

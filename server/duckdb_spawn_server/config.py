@@ -131,7 +131,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ONTO_SERVER_TIMEOUT", "onto_server_timeout", "5", _float_range(0.05, 300),
              "Seconds to wait for the ontology server."),
     Variable("USE_MOCK_ONTO_SERVER", "use_mock_onto_server", "true", _bool,
-             "Serve the built-in mock schemas instead of asking the ontology server."),
+             "Serve the built-in mock schemas until the ontology server answers (false: never)."),
     Variable("ONTO_SCHEMA_IDS", "onto_schema_ids", "project_schema", _schema_ids,
              "Comma-separated ids of the schemas (and so tables) this service hosts."),
     Variable("ONTO_CACHE_TTL", "onto_cache_ttl", "60", _float_range(0.1, 86_400),

@@ -7,16 +7,20 @@ from duckdb_spawn.v1 import admin_service_pb2 as pb
 from duckdb_spawn.v1 import admin_service_pb2_grpc as pb_grpc
 
 from ..deferred import Deferred
-from ..domain.names import parse_table_name, schema_name, table_name
+from ..domain.names import parse_schema_name, parse_table_name, schema_name, table_name
+from ..domain.schema_registry import SchemaRegistry
 from ..domain.table_admin import TableAdmin
 from ..domain.tables import TableInfo
 from ..observability.log_level import LogLevelControl
+from .admin_convert import refresh_to_proto, schema_to_proto
 from .deadlines import remaining
 
 
 class AdminServicer(pb_grpc.AdminServiceServicer):
-    def __init__(self, tables: Deferred[TableAdmin], log_levels: LogLevelControl) -> None:
+    def __init__(self, tables: Deferred[TableAdmin], schemas: Deferred[SchemaRegistry],
+                 log_levels: LogLevelControl) -> None:
         self._tables = tables
+        self._schemas = schemas
         self._log_levels = log_levels
 
     def CreateTables(self, request: pb.CreateTablesRequest, context: grpc.ServicerContext) -> pb.CreateTablesResponse:
@@ -29,6 +33,15 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
 
     def GetTable(self, request: pb.GetTableRequest, context: grpc.ServicerContext) -> pb.Table:
         return table_to_proto(self._tables.get().get(parse_table_name(request.name), remaining(context)))
+
+    def GetSchema(self, request: pb.GetSchemaRequest, context: grpc.ServicerContext) -> pb.Schema:
+        return schema_to_proto(self._schemas.get().describe(parse_schema_name(request.name)))
+
+    def RefreshSchemas(self, request: pb.RefreshSchemasRequest,
+                       context: grpc.ServicerContext) -> pb.RefreshSchemasResponse:
+        ids = [parse_schema_name(name, f"names[{index}]") for index, name in enumerate(request.names)]
+        reports = self._schemas.get().refresh(ids, timeout=remaining(context))
+        return pb.RefreshSchemasResponse(results=[refresh_to_proto(r) for r in reports])
 
     def GetLogLevel(self, request: pb.GetLogLevelRequest, context: grpc.ServicerContext) -> pb.LogLevel:
         return pb.LogLevel(level=self._log_levels.get())

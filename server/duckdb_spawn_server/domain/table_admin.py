@@ -10,6 +10,7 @@ from .errors import NotFound
 from .names import table_name
 from .projects import SchemaProvider
 from .schema import TableSchema
+from .schema_registry import SwapResult
 from .tables import TableCreation, TableInfo
 
 
@@ -28,6 +29,11 @@ class TableAdmin:
 
     def hosted(self, timeout: float | None = None) -> list[TableSchema]:
         return [self.schemas.active(sid, timeout=timeout).schema for sid in self.schema_ids]
+
+    def prepare(self, schema_id: str, previous: TableSchema | None, new: TableSchema) -> SwapResult:
+        """The schema cache's swap hook: the table must exist before its schema is in force."""
+        creation = self.store.create(new)
+        return SwapResult(message=f"created table {new.table_name}" if creation.created else "")
 
     def create_all(self, timeout: float | None = None) -> list[TableCreation]:
         return [self.store.create(schema, timeout) for schema in self.hosted(timeout)]
