@@ -31,6 +31,7 @@ from .api.project_servicer import ProjectServicer
 from .api.server import OWN_SERVICES, ServerOptions, Servicers, build_server
 from .config import Settings
 from .deferred import Deferred
+from .domain.migration import MigrationStep
 from .domain.projects import ProjectManager
 from .domain.schema_registry import SchemaCacheStatus
 from .domain.table_admin import TableAdmin
@@ -41,6 +42,7 @@ from .observability.schema_metrics import SchemaMetrics
 from .ontology.cache import CacheSettings, SchemaCache
 from .ontology.client import OntologyClient
 from .ontology.disk_copy import DiskCopies
+from .ontology.formats import parse_schema_text
 from .storage.database import Database, DatabaseError, DatabaseSettings
 from .storage.layouts import TableLayouts
 from .storage.pool import ConnectionPool
@@ -155,19 +157,21 @@ class Application:
         writer.start()
         pool = ConnectionPool(database, s.duckdb_pool_size)
         self.storage = Storage(database, pool, writer)
-        table_store = TableStore(pool, writer)
+        layouts = TableLayouts(pool)  # one instance: every DDL publishes the new layout to it
+        table_store = TableStore(pool, writer, layouts)
         table_store.ensure_catalog()
         schemas = SchemaCache(
             s.onto_schema_ids, OntologyClient(s.onto_server_url, s.onto_server_timeout),
             DiskCopies.beside(s.duckdb_path), CacheSettings(ttl=s.onto_cache_ttl, use_mock=s.use_mock_onto_server),
             self.schema_metrics)
-        tables = TableAdmin(schemas, table_store, s.onto_schema_ids)
-        schemas.set_swap_hook(tables.prepare)  # a table exists before its schema is in force
+        tables = TableAdmin(schemas, table_store, s.onto_schema_ids, parse_schema=parse_schema_text,
+                            auto_migrate=s.auto_migrate == "additive", metrics=self.schema_metrics)
+        schemas.set_swap_hook(tables.prepare)  # the table is created or migrated before its schema is in force
         schemas.add_listener(self._update_readiness)
         self.schema_metrics.watch_cache(schemas.status)
         self.schemas.set(schemas)
         self.tables.set(tables)
-        self.projects.set(ProjectManager(schemas, DuckDBProjectStore(pool, writer, TableLayouts(pool))))
+        self.projects.set(ProjectManager(schemas, DuckDBProjectStore(pool, writer, layouts)))
         schemas.start()
         self._update_readiness()
         if not schemas.ready():
@@ -211,12 +215,16 @@ class Application:
         schemas = self.schemas.peek()
         if schemas is None:
             return CheckResult("schema_cache", Status.UNHEALTHY, "the schema cache is not started yet")
-        return schema_cache_check(schemas.status())
+        tables = self.tables.peek()
+        pending = tables.pending_migrations(timeout=1.0) if tables is not None and schemas.ready() else {}
+        return schema_cache_check(schemas.status(), pending)
 
 
-def schema_cache_check(status: SchemaCacheStatus) -> CheckResult:
-    """UNHEALTHY without a schema, DEGRADED when stale, from disk or mock, or the ontology is down."""
+def schema_cache_check(status: SchemaCacheStatus, pending: dict[str, list[MigrationStep]]) -> CheckResult:
+    """UNHEALTHY without a schema; DEGRADED when stale, from disk or mock, the ontology is down,
+    or a migration is pending."""
     observed = {
+        "pending_migrations": {table: [step.describe() for step in steps] for table, steps in pending.items()},
         "schemas": {info.schema_id: {"source": info.source.value, "version": info.version,
                                      "age_seconds": info.age_seconds, "last_error": info.last_error}
                     for info in status.schemas},
@@ -226,7 +234,8 @@ def schema_cache_check(status: SchemaCacheStatus) -> CheckResult:
     if status.missing:
         return CheckResult("schema_cache", Status.UNHEALTHY,
                            "no schema obtained for " + ", ".join(status.missing), observed)
-    reasons = status.degraded_reasons
+    reasons = status.degraded_reasons + [f"migration pending on table {table} ({len(steps)} step(s))"
+                                         for table, steps in pending.items()]
     if reasons:
         return CheckResult("schema_cache", Status.DEGRADED, "; ".join(reasons), observed)
     return CheckResult("schema_cache", Status.HEALTHY, "every schema is fresh from the ontology server", observed)

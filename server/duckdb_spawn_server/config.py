@@ -84,6 +84,13 @@ def _host(text: str) -> str:
     return value
 
 
+def _auto_migrate(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("additive", "off"):
+        raise ValueError("expected additive or off")
+    return value
+
+
 def _schema_ids(text: str) -> tuple[str, ...]:
     ids = tuple(part.strip() for part in text.split(",") if part.strip())
     if not ids:
@@ -136,6 +143,8 @@ VARIABLES: tuple[Variable, ...] = (
              "Comma-separated ids of the schemas (and so tables) this service hosts."),
     Variable("ONTO_CACHE_TTL", "onto_cache_ttl", "60", _float_range(0.1, 86_400),
              "Seconds a fetched schema is fresh before it is revalidated."),
+    Variable("AUTO_MIGRATE", "auto_migrate", "additive", _auto_migrate,
+             "When a refreshed schema arrives: additive applies its safe migration steps; off applies none."),
     Variable("LOG_LEVEL", "log_level", "INFO", _log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL."),
     Variable("SHUTDOWN_DRAIN_SECONDS", "shutdown_drain_seconds", "5", _float_range(0, 3600),
              "After SIGTERM: seconds readiness reports NOT_SERVING before the server stops accepting."),
@@ -163,6 +172,7 @@ class Settings:
     use_mock_onto_server: bool
     onto_schema_ids: tuple[str, ...]
     onto_cache_ttl: float
+    auto_migrate: str
     log_level: str
     shutdown_drain_seconds: float
     shutdown_grace_seconds: float

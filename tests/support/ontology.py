@@ -26,13 +26,13 @@ SCHEMA_PATH = "/schemas/project_schema"
 
 
 def project_document(version: str = "v1", *, extra_columns: list[dict[str, Any]] | None = None,
-                     **column_changes: dict[str, Any]) -> dict[str, Any]:
-    """The mock's seed document with a declared version, columns changed or added."""
+                     drop: tuple[str, ...] = (), **column_changes: dict[str, Any]) -> dict[str, Any]:
+    """The mock's seed document with a declared version, columns changed, dropped or added."""
     document = copy.deepcopy(MOCK_PROJECT_SCHEMA)
     document["version"] = version
     for column in document["columns"]:
         column.update(column_changes.get(column["name"], {}))
-    document["columns"] += extra_columns or []
+    document["columns"] = [c for c in document["columns"] if c["name"] not in drop] + (extra_columns or [])
     return document
 
 

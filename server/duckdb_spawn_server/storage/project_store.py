@@ -23,7 +23,7 @@ from ..domain.projects import ProjectRecord, StoredPage
 from ..domain.schema import TableSchema
 from ..domain.values import format_timestamp
 from .arrow_rows import records_to_arrow
-from .ddl import CREATE_TIME, ETAG, SCHEMA_VERSION, SYSTEM_COLUMNS, UPDATE_TIME
+from .ddl import CREATE_TIME, ETAG, SCHEMA_VERSION, UPDATE_TIME
 from .layouts import TableLayouts
 from .pool import ConnectionPool
 from .sql import quote_identifier
@@ -37,9 +37,9 @@ class DuckDBProjectStore:
         self._layouts = layouts
         self._builders: dict[tuple[str, tuple[str, ...]], Callable[[Sequence[ProjectRecord]], pa.Table]] = {}
 
-    def _arrow_builder(self, schema: TableSchema) -> Callable[[Sequence[ProjectRecord]], pa.Table]:
+    def _arrow_builder(self, schema: TableSchema,
+                       layout: tuple[str, ...]) -> Callable[[Sequence[ProjectRecord]], pa.Table]:
         """One converter per (schema version, table layout), so the writer can merge rows sharing it."""
-        layout = self._layouts.columns(schema.table_name)
         key = (schema.content_hash(), layout)
         builder = self._builders.get(key)
         if builder is None:
@@ -50,11 +50,14 @@ class DuckDBProjectStore:
     def insert(self, schema: TableSchema, records: Sequence[ProjectRecord], *, atomic: bool,
                timeout: float | None) -> list[Exception | None]:
         table = quote_identifier(schema.table_name)
-        to_arrow = self._arrow_builder(schema)
+        layout = self._layouts.writable(schema)  # the rows fit the table as it is (else a clear error)
+        to_arrow = self._arrow_builder(schema, layout)
+        guard = self._layouts.guard(schema.table_name, layout)
         if atomic:
-            ops = [InsertRows(table, list(records), to_arrow, translate_error=_insert_error(records))]
+            ops = [InsertRows(table, list(records), to_arrow, translate_error=_insert_error(records), guard=guard)]
         else:
-            ops = [InsertRows(table, [r], to_arrow, translate_error=_insert_error([r])) for r in records]
+            ops = [InsertRows(table, [r], to_arrow, translate_error=_insert_error([r]), guard=guard)
+                   for r in records]
         futures = [self._writer.submit(op, timeout) for op in ops]
         outcomes: list[Exception | None] = []
         for future in futures:
@@ -75,11 +78,18 @@ class DuckDBProjectStore:
                f"WHERE {quote_identifier(id_column)} = ? AND {quote_identifier(ETAG)} = ?")
         params = [_param(record.attributes.get(n)) for n in assignments]
         params += [record.update_time, record.schema_version, record.etag, str(record.project_id), expected_etag]
-        changed = self._writer.run(Execute(lambda con: _rowcount(con.execute(sql, params))), timeout)
+        guard = self._layouts.guard(schema.table_name, self._layouts.writable(schema))
+
+        def update(con: duckdb.DuckDBPyConnection) -> int:
+            guard()
+            return _rowcount(con.execute(sql, params))
+
+        changed = self._writer.run(Execute(update), timeout)
         return changed == 1
 
     def delete(self, schema: TableSchema, project_id: uuid.UUID, expected_etag: str | None, *,
                timeout: float | None) -> bool:
+        self._layouts.require(schema.table_name)
         sql = (f"DELETE FROM {quote_identifier(schema.table_name)} "
                f"WHERE {quote_identifier(schema.id_column.name)} = ?")
         params: list[Any] = [str(project_id)]
@@ -91,7 +101,7 @@ class DuckDBProjectStore:
 
     # -- reads ------------------------------------------------------------------
     def get(self, schema: TableSchema, project_id: uuid.UUID) -> ProjectRecord | None:
-        sql = (f"SELECT {_select_list(schema)} FROM {quote_identifier(schema.table_name)} "
+        sql = (f"SELECT {self._layouts.select_list(schema)} FROM {quote_identifier(schema.table_name)} "
                f"WHERE {quote_identifier(schema.id_column.name)} = ?")
         with self._pool.connection() as con:
             row = con.execute(sql, [str(project_id)]).fetchone()
@@ -106,7 +116,7 @@ class DuckDBProjectStore:
             after_time, after_id = _decode_position(after)
             where = f"WHERE ({created} < ? OR ({created} = ? AND {id_sql} < ?))"
             params = [after_time, after_time, after_id]
-        sql = (f"SELECT {_select_list(schema)} FROM {table} {where} "
+        sql = (f"SELECT {self._layouts.select_list(schema)} FROM {table} {where} "
                f"ORDER BY {created} DESC, {id_sql} DESC LIMIT ?")
         with self._pool.connection() as con:
             # One read transaction, so the page and the total see the same snapshot.
@@ -122,15 +132,6 @@ class DuckDBProjectStore:
             last = records[-1]
             next_position = (format_timestamp(last.create_time), str(last.project_id))
         return StoredPage(records, next_position, int(total))
-
-
-def _column_list(schema: TableSchema) -> str:
-    names = [c.name for c in schema.columns] + list(SYSTEM_COLUMNS)
-    return ", ".join(quote_identifier(n) for n in names)
-
-
-def _select_list(schema: TableSchema) -> str:
-    return _column_list(schema)
 
 
 def _record(schema: TableSchema, row: tuple[Any, ...]) -> ProjectRecord:
