@@ -122,3 +122,18 @@ def test_a_bad_document_is_rejected_and_the_previous_schema_and_data_stay(
     fixed = stubs.admin.RefreshSchemas(admin_pb.RefreshSchemasRequest(), timeout=10).results[0]
     assert fixed.outcome == admin_pb.REFRESH_OUTCOME_UNCHANGED
     assert get_schema(stubs).last_error == ""
+
+
+def test_schema_names_are_checked(served: tuple[InProcessServer, Stubs]) -> None:
+    _, stubs = served
+    for call, request in [
+        (stubs.admin.GetSchema, admin_pb.GetSchemaRequest(name="schemas/other_schema")),
+        (stubs.admin.RefreshSchemas, admin_pb.RefreshSchemasRequest(names=["schemas/other_schema"])),
+    ]:
+        error = call_error(call, request)
+        assert error.code == grpc.StatusCode.NOT_FOUND and error.error_info.reason == "SCHEMA_NOT_HOSTED"
+    for name in ["project_schema", "schemas/", "schemas/../x", 'schemas/a"b']:
+        bad = call_error(stubs.admin.RefreshSchemas, admin_pb.RefreshSchemasRequest(names=[name]))
+        assert bad.code == grpc.StatusCode.INVALID_ARGUMENT and bad.violations == {"names[0]": "INVALID_NAME"}
+        bad = call_error(stubs.admin.GetSchema, admin_pb.GetSchemaRequest(name=name))
+        assert bad.code == grpc.StatusCode.INVALID_ARGUMENT and bad.violations == {"name": "INVALID_NAME"}
