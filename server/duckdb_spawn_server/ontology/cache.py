@@ -389,6 +389,8 @@ class SchemaCache:
                     extra={"schema_id": schema_id})
 
     def _note_contact(self, reachable: bool, error: str = "") -> None:
+        if self._stopped.is_set():  # a fetch cut short by stop(): nothing to report
+            return
         if reachable and self._reachable is False:
             log.info("ontology server reachable again", extra={"url": self._client.base_url})
         elif not reachable and self._reachable is not False:
