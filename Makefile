@@ -10,10 +10,11 @@ PROTO_FILES = $(sort $(wildcard protos/duckdb_spawn/v1/*.proto))
 # The google/api and google/rpc .proto files shipped by googleapis-common-protos.
 GOOGLEAPIS_PROTOS = $(shell $(PY) -c 'import pathlib, google.api.annotations_pb2 as m; print(pathlib.Path(m.__file__).parents[2])')
 
-.PHONY: help install run test test-tools lint generate proto-deps breaking bench clean
+.PHONY: help install run ontology test test-tools lint generate proto-deps breaking bench clean
 
 help:
 	@echo "make run      set up .venv and serve on :50051 (DuckDB file + built-in mock ontology)"
+	@echo "make ontology serve the example ontology schemas on :8001 (development ontology server)"
 	@echo "make test     set up .venv and run the whole test suite"
 	@echo "make generate regenerate generated/ from protos/"
 	@echo "make lint     buf lint, buf format check, ruff"
@@ -29,6 +30,11 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/duckdb-spawn-server
+
+# A development ontology server: ONTOLOGY_DIR holds {schema_id}.json files (default: the examples).
+ONTOLOGY_DIR ?= server/duckdb_spawn_server/ontology/dev_schemas
+ontology: install
+	$(BIN)/duckdb-spawn-ontology-server --dir $(ONTOLOGY_DIR) --port 8001
 
 # Test-only tools: Prometheus' promtool (from Debian's package, unpacked into .venv/bin) checks and
 # unit-tests the alert rules; TypeScript with Grafana's published schema checks the dashboard.

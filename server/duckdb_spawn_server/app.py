@@ -2,8 +2,11 @@
 
 Start-up order matters for probes: the gRPC server (with health) starts
 first and reports NOT_SERVING; the database is opened (retried while another
-process still holds the file), the writer started, tables created, and only
-then does readiness turn SERVING. Shutdown reverses it: readiness
+process still holds the file), the writer started, the hosted schemas
+obtained (ontology server, else the last-known-good copy on disk, else the
+mock if enabled) with their tables created, and only then does readiness
+turn SERVING. With the mock disabled and no schema obtainable, readiness
+stays NOT_SERVING until the ontology server answers. Shutdown reverses it: readiness
 NOT_SERVING, a drain period, `server.stop(grace)` for in-flight calls, the
 writer commits what it holds, DuckDB is checkpointed and closed.
 """
@@ -32,6 +35,7 @@ from .config import Settings
 from .deferred import Deferred
 from .domain.idempotency import Idempotency
 from .domain.projects import ProjectManager
+from .domain.schema_registry import SchemaCacheStatus
 from .domain.table_admin import TableAdmin
 from .observability.checks import CheckResult, HealthReporter, Status
 from .observability.collectors import ServiceCollector
@@ -47,10 +51,14 @@ from .observability.log_level import LogLevelControl
 from .observability.metrics import ServiceMetrics
 from .observability.metrics_http import MetricsHttpServer
 from .observability.monitor import HealthMonitor
-from .observability.schema_status import NoSchemas, SchemaCacheStatus
+from .observability.schema_metrics import SchemaMetrics
+from .observability.schema_status import snapshots_of
 from .observability.sources import LiveSources
 from .observability.system_metrics import SystemMetricsSampler
-from .ontology.static_provider import StaticSchemaProvider
+from .ontology.cache import CacheSettings, SchemaCache
+from .ontology.client import OntologyClient
+from .ontology.disk_copy import DiskCopies
+from .ontology.formats import parse_schema_text
 from .security.setup import build_security
 from .storage.database import Database, DatabaseError, DatabaseSettings
 from .storage.layouts import TableLayouts
@@ -77,14 +85,17 @@ class Application:
         self._start_monotonic = time.monotonic()
         self._stopping = threading.Event()
         self.failed = threading.Event()  # set when start-up cannot complete
+        self._ready_lock = threading.Lock()
+        self._ready_announced = False
         self.health = HealthState(OWN_SERVICES)
         self.drain_gate = DrainGate()
         self.storage: Storage | None = None
         self.projects: Deferred[ProjectManager] = Deferred("the project store")
         self.tables: Deferred[TableAdmin] = Deferred("the table store")
+        self.schemas: Deferred[SchemaCache] = Deferred("the schema cache")
         # Observability: one registry per Application (several may share a process in tests).
         self.metrics = ServiceMetrics()
-        self.schema_status: SchemaCacheStatus = NoSchemas()  # replaced once schemas load
+        self.schema_metrics = SchemaMetrics(self.metrics.registry)
         self.database_probe: DatabaseProbe | None = None
         self.ontology_probe = OntologyHealthProbe(
             settings.onto_server_url, timeout=min(settings.onto_server_timeout, 2.0),
@@ -103,7 +114,7 @@ class Application:
                           settings.grpc_max_concurrent_rpcs, max_message_bytes=settings.grpc_max_message_bytes,
                           tls=self.security.tls, reflection=self.security.reflection_enabled),
             Servicers(projects=ProjectServicer(self.projects, self.tables),
-                      admin=AdminServicer(self.tables, LogLevelControl()),
+                      admin=AdminServicer(self.tables, self.schemas, LogLevelControl()),
                       monitoring=MonitoringServicer(self.reporter, SystemMetricsSampler(self.live)),
                       health=self.health.servicer),
             # Order matters. The concurrency limit counts each call on arrival, so it runs per
@@ -166,6 +177,9 @@ class Application:
         self._initializer.join(timeout=5)
         if self._monitor is not None:
             self._monitor.stop()
+        schemas = self.schemas.peek()
+        if schemas is not None:
+            schemas.stop()
         if self.storage is not None:
             self.storage.writer.stop()
             self.storage.pool.close()
@@ -191,27 +205,48 @@ class Application:
         writer.start()
         pool = ConnectionPool(database, s.duckdb_pool_size)
         self.storage = Storage(database, pool, writer)
-        if not s.use_mock_onto_server:
-            log.warning("the ontology client is not available in this build; serving the built-in mock")
-        schemas = StaticSchemaProvider.from_mock(s.onto_schema_ids)
-        table_store = TableStore(pool, writer)
+        layouts = TableLayouts(pool)  # one instance: every DDL publishes the new layout to it
+        table_store = TableStore(pool, writer, layouts)
         table_store.ensure_catalog()
-        tables = TableAdmin(schemas, table_store, s.onto_schema_ids)
-        for creation in tables.create_all():
-            self.metrics.domain.count_table_operation("create", "applied" if creation.created else "unchanged")
-            log.info("table ready", extra={"table": creation.name, "table_created": creation.created})
-        self.metrics.domain.initialize_tables(schema.table_name for schema in tables.hosted())
+        schemas = SchemaCache(
+            s.onto_schema_ids, OntologyClient(s.onto_server_url, s.onto_server_timeout),
+            DiskCopies.beside(s.duckdb_path), CacheSettings(ttl=s.onto_cache_ttl, use_mock=s.use_mock_onto_server),
+            self.schema_metrics)
+        tables = TableAdmin(schemas, table_store, s.onto_schema_ids, parse_schema=parse_schema_text,
+                            auto_migrate=s.auto_migrate == "additive", metrics=self.schema_metrics)
+        schemas.set_swap_hook(tables.prepare)  # the table is created or migrated before its schema is in force
+        schemas.add_listener(self._update_readiness)
+        self.schema_metrics.watch_cache(schemas.status)
+        self.schemas.set(schemas)
         self.tables.set(tables)
         spool_dir = None if s.duckdb_path == ":memory:" else str(database.path.parent)  # import spools
-        store = DuckDBProjectStore(pool, writer, TableLayouts(pool), spool_dir=spool_dir)
+        store = DuckDBProjectStore(pool, writer, layouts, spool_dir=spool_dir)
         store.prepare()
         retention = timedelta(seconds=s.request_id_retention_seconds)
         self.projects.set(ProjectManager(schemas, store, idempotency=Idempotency(store, retention)))
-        self.schema_status = schemas
         self.database_probe = DatabaseProbe(database)
         self._monitor = HealthMonitor(
             self.health, [("database", self._probe_database), ("schema", self._probe_schemas)],
             s.health_probe_interval, samplers=[self._cpu_check.sample, self._refresh_ontology_probe])
+        schemas.start()
+        self._update_readiness()
+        if not schemas.ready():
+            log.error("no schema could be obtained and the mock is disabled; not ready until the ontology "
+                      "server answers", extra={"missing": ",".join(schemas.status().missing)})
+
+    def _update_readiness(self) -> None:
+        """Ready once the database is open and every hosted schema is in force (with its table).
+
+        Called after start-up and after every schema swap; it acts once. From then on the
+        health monitor keeps readiness truthful (database answering, schemas loaded).
+        """
+        schemas = self.schemas.peek()
+        if self.storage is None or schemas is None or not schemas.ready() or self._monitor is None:
+            return
+        with self._ready_lock:
+            if self._stopping.is_set() or self._ready_announced:
+                return
+            self._ready_announced = True
         self._monitor.run_once()
         self.health.set_ready(True)
         self._monitor.start()
@@ -243,13 +278,16 @@ class Application:
         return CheckResult("database", Status.HEALTHY, "a query answered", observed)
 
     def _check_schemas(self) -> CheckResult:
-        return schema_cache_check(self.schema_status, self.settings.use_mock_onto_server, self._pending_migrations)
-
-    def _pending_migrations(self) -> int | None:
+        schemas = self.schemas.peek()
+        if schemas is None:
+            return CheckResult("schema_cache", Status.UNHEALTHY, "the schema cache is not started yet")
         tables = self.tables.peek()
-        if tables is None:
-            return None
-        return sum(1 for info in tables.list(timeout=self.settings.health_database_timeout) if not info.in_sync)
+        pending = tables.pending_migrations(timeout=1.0) if tables is not None and schemas.ready() else {}
+        return schema_cache_check(schemas.status(), pending)
+
+    def _schema_snapshots(self) -> list:  # type: ignore[type-arg]
+        schemas = self.schemas.peek()
+        return snapshots_of(schemas.status()) if schemas is not None else []
 
     def _probe_database(self) -> tuple[bool, str]:
         if self.database_probe is None:
@@ -258,7 +296,10 @@ class Application:
         return result.ok, result.error
 
     def _probe_schemas(self) -> tuple[bool, str]:
-        return bool(self.schema_status.cache_status()), "no schema has loaded yet"
+        schemas = self.schemas.peek()
+        if schemas is None or not schemas.ready():
+            return False, "not every hosted schema has loaded"
+        return True, ""
 
     def _refresh_ontology_probe(self) -> None:
         if not self.ontology_probe.use_mock:
@@ -291,7 +332,7 @@ class Application:
             writer=storage_part(lambda st: st.writer.stats()),
             files=storage_part(lambda st: database_files(st.database)),
             table_rows=self._table_rows,
-            schema_cache=lambda: self.schema_status.cache_status(),
+            schema_cache=self._schema_snapshots,
         )
 
 

@@ -105,6 +105,13 @@ def _host(text: str) -> str:
     return value
 
 
+def _auto_migrate(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("additive", "off"):
+        raise ValueError("expected additive or off")
+    return value
+
+
 def _schema_ids(text: str) -> tuple[str, ...]:
     ids = tuple(part.strip() for part in text.split(",") if part.strip())
     if not ids:
@@ -186,7 +193,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ONTO_SERVER_TIMEOUT", "onto_server_timeout", "5", _float_range(0.05, 300),
              "Seconds to wait for the ontology server."),
     Variable("USE_MOCK_ONTO_SERVER", "use_mock_onto_server", "true", _bool,
-             "Serve the built-in mock schemas instead of asking the ontology server."),
+             "Serve the built-in mock schemas until the ontology server answers (false: never)."),
     Variable("ONTO_SCHEMA_IDS", "onto_schema_ids", "project_schema", _schema_ids,
              "Comma-separated ids of the schemas (and so tables) this service hosts."),
     Variable("ONTO_CACHE_TTL", "onto_cache_ttl", "60", _float_range(0.1, 86_400),
@@ -197,6 +204,8 @@ VARIABLES: tuple[Variable, ...] = (
              "Seconds between background probes that keep readiness true (database query, schema loaded)."),
     Variable("HEALTH_DATABASE_TIMEOUT", "health_database_timeout", "2", _float_range(0.05, 60),
              "Seconds the database health query may take before the database counts as not answering."),
+    Variable("AUTO_MIGRATE", "auto_migrate", "additive", _auto_migrate,
+             "When a refreshed schema arrives: additive applies its safe migration steps; off applies none."),
     Variable("LOG_LEVEL", "log_level", "INFO", _log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL."),
     Variable("REQUEST_ID_RETENTION_SECONDS", "request_id_retention_seconds", "86400", _float_range(1, 31_536_000),
              "How long a request id (AIP-155) is remembered: a retry within it returns the first result."),
@@ -276,6 +285,7 @@ class Settings:
     onto_health_cache_seconds: float
     health_probe_interval: float
     health_database_timeout: float
+    auto_migrate: str
     log_level: str
     request_id_retention_seconds: float
     shutdown_drain_seconds: float

@@ -5,18 +5,22 @@ from __future__ import annotations
 import grpc
 from duckdb_spawn.v1 import admin_service_pb2 as pb
 from duckdb_spawn.v1 import admin_service_pb2_grpc as pb_grpc
+from google.protobuf import empty_pb2
 
 from ..deferred import Deferred
-from ..domain.names import parse_table_name, schema_name, table_name
+from ..domain.names import parse_schema_name, parse_table_name, table_name
+from ..domain.schema_registry import SchemaRegistry
 from ..domain.table_admin import TableAdmin
-from ..domain.tables import TableInfo
 from ..observability.log_level import LogLevelControl
+from .admin_convert import refresh_to_proto, schema_to_proto, step_to_proto, table_to_proto
 from .deadlines import remaining
 
 
 class AdminServicer(pb_grpc.AdminServiceServicer):
-    def __init__(self, tables: Deferred[TableAdmin], log_levels: LogLevelControl) -> None:
+    def __init__(self, tables: Deferred[TableAdmin], schemas: Deferred[SchemaRegistry],
+                 log_levels: LogLevelControl) -> None:
         self._tables = tables
+        self._schemas = schemas
         self._log_levels = log_levels
 
     def CreateTables(self, request: pb.CreateTablesRequest, context: grpc.ServicerContext) -> pb.CreateTablesResponse:
@@ -30,6 +34,26 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
     def GetTable(self, request: pb.GetTableRequest, context: grpc.ServicerContext) -> pb.Table:
         return table_to_proto(self._tables.get().get(parse_table_name(request.name), remaining(context)))
 
+    def UpdateTable(self, request: pb.UpdateTableRequest, context: grpc.ServicerContext) -> pb.UpdateTableResponse:
+        update = self._tables.get().update(parse_table_name(request.name), schema_json=request.schema_json,
+                                           dry_run=request.dry_run, force=request.force,
+                                           timeout=remaining(context))
+        return pb.UpdateTableResponse(steps=[step_to_proto(s) for s in update.steps], applied=update.applied,
+                                      table=table_to_proto(update.table))
+
+    def DeleteTable(self, request: pb.DeleteTableRequest, context: grpc.ServicerContext) -> empty_pb2.Empty:
+        self._tables.get().delete(parse_table_name(request.name), force=request.force, timeout=remaining(context))
+        return empty_pb2.Empty()
+
+    def GetSchema(self, request: pb.GetSchemaRequest, context: grpc.ServicerContext) -> pb.Schema:
+        return schema_to_proto(self._schemas.get().describe(parse_schema_name(request.name)))
+
+    def RefreshSchemas(self, request: pb.RefreshSchemasRequest,
+                       context: grpc.ServicerContext) -> pb.RefreshSchemasResponse:
+        ids = [parse_schema_name(name, f"names[{index}]") for index, name in enumerate(request.names)]
+        reports = self._schemas.get().refresh(ids, timeout=remaining(context))
+        return pb.RefreshSchemasResponse(results=[refresh_to_proto(r) for r in reports])
+
     def GetLogLevel(self, request: pb.GetLogLevelRequest, context: grpc.ServicerContext) -> pb.LogLevel:
         return pb.LogLevel(level=self._log_levels.get())
 
@@ -37,14 +61,3 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         return pb.LogLevel(level=self._log_levels.set(request.level))
 
 
-def table_to_proto(info: TableInfo) -> pb.Table:
-    return pb.Table(
-        name=table_name(info.name),
-        schema=schema_name(info.schema_id),
-        columns=[pb.Column(name=c.name, type=c.type, required=c.required, default_value=c.default or "")
-                 for c in info.columns],
-        row_count=info.row_count,
-        schema_version=info.schema_version,
-        in_sync=info.in_sync,
-        protected=info.protected,
-    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .migration import MigrationStep
+
 
 @dataclass(frozen=True)
 class TableColumn:
@@ -21,13 +23,22 @@ class TableInfo:
     schema_id: str
     columns: list[TableColumn]
     row_count: int
-    schema_version: str  # the version the table was last reconciled with
+    schema_version: str  # the version the table was last fully reconciled with
     in_sync: bool  # its structure matches the schema in force
     protected: bool = False
-    pending_steps: list[object] = field(default_factory=list)
+    pending_steps: list[MigrationStep] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class TableCreation:
     name: str
     created: bool
+
+
+@dataclass(frozen=True)
+class TableUpdate:
+    """What UpdateTable planned, and whether it applied it."""
+
+    steps: list[MigrationStep]
+    applied: bool
+    table: TableInfo

@@ -253,6 +253,16 @@ def to_json_value(value: Any) -> Any:
     return str(value)
 
 
+def to_text(value: Any) -> str:
+    """A typed value as the text a client would send for it (defaults, enum values in listings)."""
+    shown = to_json_value(value)
+    if isinstance(shown, bool):
+        return "true" if shown else "false"
+    if isinstance(shown, float) and shown.is_integer():
+        return str(int(shown))
+    return str(shown)
+
+
 def format_timestamp(value: datetime) -> str:
     """RFC 3339 in UTC with a `Z`, microseconds only when non-zero."""
     if value.tzinfo is not None:

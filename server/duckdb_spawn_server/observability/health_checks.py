@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,7 +30,8 @@ import httpx
 
 from .checks import CheckResult, Status
 from .metrics import DomainMetrics
-from .schema_status import SOURCE_MOCK, SchemaCacheStatus
+from ..domain.migration import MigrationStep
+from ..domain.schema_registry import SchemaCacheStatus
 from .system import CpuMeter, CpuSample, sample_disk, sample_memory
 
 
@@ -89,33 +90,25 @@ class CpuCheck:
                             "interval_seconds": round(sample.interval_seconds, 3)})
 
 
-def schema_cache_check(status: SchemaCacheStatus, mock_configured: bool,
-                       pending_migrations: Callable[[], int | None]) -> CheckResult:
-    snapshots = list(status.cache_status())
-    if not snapshots:
-        return CheckResult("schema_cache", Status.UNHEALTHY, "no schema has loaded yet")
-    problems = []
-    stale = [s.schema_id for s in snapshots if s.stale]
-    if stale:
-        problems.append(f"serving a stale schema for {', '.join(stale)}")
-    if not mock_configured and any(s.source == SOURCE_MOCK for s in snapshots):
-        problems.append("serving the built-in mock although the ontology server is configured")
-    try:
-        pending = pending_migrations()
-    except Exception:  # noqa: BLE001 - the database check reports database trouble
-        pending = None
-    if pending:
-        problems.append(f"{pending} table(s) differ from their schema: migrations pending")
-    observed: dict[str, object] = {
-        "schemas": {s.schema_id: {"source": s.source, "version": s.version, "age_seconds": round(s.age_seconds, 3),
-                                  "stale": s.stale, "last_error": s.last_error} for s in snapshots},
-        "pending_migrations": pending if pending is not None else "unknown",
+def schema_cache_check(status: SchemaCacheStatus, pending: Mapping[str, Sequence[MigrationStep]]) -> CheckResult:
+    """UNHEALTHY without a schema; DEGRADED when a schema is stale, from disk or the mock, the
+    ontology server is unreachable, a refresh failed, or a migration is pending."""
+    observed = {
+        "pending_migrations": {table: [step.describe() for step in steps] for table, steps in pending.items()},
+        "schemas": {info.schema_id: {"source": info.source.value, "version": info.version,
+                                     "age_seconds": info.age_seconds, "last_error": info.last_error}
+                    for info in status.schemas},
+        "missing": list(status.missing), "ontology_reachable": status.ontology_reachable,
+        "circuit_open": status.circuit_open, **status.details,
     }
-    sources = sorted({s.source for s in snapshots})
-    if problems:
-        return CheckResult("schema_cache", Status.DEGRADED, "; ".join(problems), observed)
-    return CheckResult("schema_cache", Status.HEALTHY,
-                       f"{len(snapshots)} schema(s) loaded from {', '.join(sources)}", observed)
+    if status.missing:
+        return CheckResult("schema_cache", Status.UNHEALTHY,
+                           "no schema obtained for " + ", ".join(status.missing), observed)
+    reasons = status.degraded_reasons + [f"migration pending on table {table} ({len(steps)} step(s))"
+                                         for table, steps in pending.items()]
+    if reasons:
+        return CheckResult("schema_cache", Status.DEGRADED, "; ".join(reasons), observed)
+    return CheckResult("schema_cache", Status.HEALTHY, "every schema is fresh from the ontology server", observed)
 
 
 def safe_url(url: str) -> str:

@@ -1,10 +1,8 @@
-"""The schema cache as observability sees it: one snapshot per hosted schema.
+"""The schema cache as the metrics collector sees it: one snapshot per hosted schema.
 
-Whatever serves schemas (the built-in mock today, the ontology cache of
-ontology/ once it exists) reports through `SchemaCacheStatus`; the health
-check (`observability/health_checks.py`) and the Prometheus collector
-(`observability/collectors.py`) read nothing else. Counters are cumulative
-since start; the collector exports them as counters.
+`snapshots_of` flattens the ontology cache's status (domain/schema_registry.py)
+into what `observability/collectors.py` exports; the health check reads the
+cache's status directly.
 """
 
 from __future__ import annotations
@@ -12,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from ..domain.schema_registry import SchemaCacheStatus as CacheStatus
+from ..domain.schema_registry import SchemaSource
 
 # Where the schema in force came from.
 SOURCE_ONTOLOGY = "ontology_server"  # fetched (or revalidated) from the ontology server
@@ -44,3 +45,16 @@ class NoSchemas:
 
     def cache_status(self) -> Sequence[SchemaCacheSnapshot]:
         return ()
+
+
+_SOURCE_NAMES = {SchemaSource.SERVER: SOURCE_ONTOLOGY, SchemaSource.CACHE: SOURCE_ONTOLOGY,
+                 SchemaSource.DISK: SOURCE_DISK, SchemaSource.MOCK: SOURCE_MOCK}
+
+
+def snapshots_of(status: CacheStatus) -> list[SchemaCacheSnapshot]:
+    """The cache's status as one snapshot per schema in force."""
+    return [SchemaCacheSnapshot(
+        schema_id=info.schema_id, source=_SOURCE_NAMES[info.source], version=info.version,
+        age_seconds=info.age_seconds or 0.0,
+        stale=info.age_seconds is not None and info.age_seconds > status.stale_after_seconds,
+        last_error=info.last_error) for info in status.schemas]

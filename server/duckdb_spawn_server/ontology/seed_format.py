@@ -62,7 +62,7 @@ def parse_seed_schema(schema_id: str, document: Any) -> TableSchema:
         if column is not None:
             columns.append(column)
     version = document.get("version")
-    if version is not None and not (isinstance(version, str) and re.fullmatch(r"[A-Za-z0-9._:+-]{1,64}", version)):
+    if version is not None and not valid_version(version):
         problems.append("'version' must be a short string of letters, digits and ._:+-")
     if problems:
         raise InvalidSchema(problems)
@@ -74,6 +74,11 @@ def parse_seed_schema(schema_id: str, document: Any) -> TableSchema:
         declared_version=version,
         source_format="seed",
     )
+
+
+def valid_version(version: Any) -> bool:
+    """A declared schema version: short, and safe to show and store."""
+    return isinstance(version, str) and re.fullmatch(r"[A-Za-z0-9._:+-]{1,64}", version) is not None
 
 
 def parse_column(raw: Any, where: str, problems: list[str]) -> Column | None:

@@ -26,7 +26,7 @@ from ..domain.queries import ExportFormat, ProjectQuery
 from ..domain.schema import TableSchema
 from ..domain.summaries import Summary, SummaryPlan
 from .arrow_rows import records_to_arrow
-from .ddl import ETAG, SCHEMA_VERSION, SYSTEM_COLUMNS, UPDATE_TIME
+from .ddl import ETAG, SCHEMA_VERSION, UPDATE_TIME
 from .exports import export_chunks
 from .import_spool import ImportSpool, remove_orphaned_spools
 from .layouts import TableLayouts
@@ -58,9 +58,9 @@ class DuckDBProjectStore:
         self._requests.ensure_table(timeout)
         remove_orphaned_spools(self._spool_dir)
 
-    def _arrow_builder(self, schema: TableSchema) -> Callable[[Sequence[ProjectRecord]], pa.Table]:
+    def _arrow_builder(self, schema: TableSchema,
+                       layout: tuple[str, ...]) -> Callable[[Sequence[ProjectRecord]], pa.Table]:
         """One converter per (schema version, table layout), so the writer can merge rows sharing it."""
-        layout = self._layouts.columns(schema.table_name)
         key = (schema.content_hash(), layout)
         builder = self._builders.get(key)
         if builder is None:
@@ -71,17 +71,24 @@ class DuckDBProjectStore:
     def insert(self, schema: TableSchema, records: Sequence[ProjectRecord], *, atomic: bool,
                timeout: float | None, log: LogEntry | None = None) -> list[Exception | None]:
         table = quote_identifier(schema.table_name)
-        to_arrow = self._arrow_builder(schema)
+        layout = self._layouts.writable(schema)  # the rows fit the table as it is (else a clear error)
+        to_arrow = self._arrow_builder(schema, layout)
+        guard = self._layouts.guard(schema.table_name, layout)
         ops: list[WriteOp]
         if log is not None:
             # Logged inserts are not merged with others: the log check and entry belong to this op.
             rows = list(records)
-            write = self._requests.guarded(log, lambda con: insert_arrow(con, table, to_arrow(rows)))
-            ops = [Execute(write, translate_error=_insert_error(records))]
+
+            def insert_logged(con: duckdb.DuckDBPyConnection) -> int:
+                guard()
+                return insert_arrow(con, table, to_arrow(rows))
+
+            ops = [Execute(self._requests.guarded(log, insert_logged), translate_error=_insert_error(records))]
         elif atomic:
-            ops = [InsertRows(table, list(records), to_arrow, translate_error=_insert_error(records))]
+            ops = [InsertRows(table, list(records), to_arrow, translate_error=_insert_error(records), guard=guard)]
         else:
-            ops = [InsertRows(table, [r], to_arrow, translate_error=_insert_error([r])) for r in records]
+            ops = [InsertRows(table, [r], to_arrow, translate_error=_insert_error([r]), guard=guard)
+                   for r in records]
         futures = [self._writer.submit(op, timeout) for op in ops]
         outcomes: list[Exception | None] = []
         for future in futures:
@@ -104,8 +111,13 @@ class DuckDBProjectStore:
                f"WHERE {quote_identifier(id_column)} = ? AND {quote_identifier(ETAG)} = ?")
         params = [_param(record.attributes.get(n)) for n in assignments]
         params += [record.update_time, record.schema_version, record.etag, str(record.project_id), expected_etag]
-        write = self._requests.guarded(log, lambda con: _rowcount(con.execute(sql, params)),
-                                       succeeded=lambda changed: changed == 1)
+        guard = self._layouts.guard(schema.table_name, self._layouts.writable(schema))
+
+        def update(con: duckdb.DuckDBPyConnection) -> int:
+            guard()
+            return _rowcount(con.execute(sql, params))
+
+        write = self._requests.guarded(log, update, succeeded=lambda changed: changed == 1)
         changed = self._writer.run(Execute(write), timeout)
         if isinstance(changed, Replayed):
             raise RequestReplayed(changed.logged)
@@ -113,6 +125,7 @@ class DuckDBProjectStore:
 
     def delete(self, schema: TableSchema, project_id: uuid.UUID, expected_etag: str | None, *,
                timeout: float | None) -> bool:
+        self._layouts.require(schema.table_name)
         sql = (f"DELETE FROM {quote_identifier(schema.table_name)} "
                f"WHERE {quote_identifier(schema.id_column.name)} = ?")
         params: list[Any] = [str(project_id)]
@@ -124,7 +137,7 @@ class DuckDBProjectStore:
 
     # -- reads ------------------------------------------------------------------
     def get(self, schema: TableSchema, project_id: uuid.UUID) -> ProjectRecord | None:
-        sql = (f"SELECT {_select_list(schema)} FROM {quote_identifier(schema.table_name)} "
+        sql = (f"SELECT {self._layouts.select_list(schema)} FROM {quote_identifier(schema.table_name)} "
                f"WHERE {quote_identifier(schema.id_column.name)} = ?")
         with self._pool.connection() as con:
             row = con.execute(sql, [str(project_id)]).fetchone()
@@ -139,7 +152,7 @@ class DuckDBProjectStore:
             position = after_sql(query.ordering, after)
             conditions.append(position.sql)
             params += position.params
-        sql = (f"SELECT {_select_list(schema)} FROM {table} WHERE {' AND '.join(conditions)} "
+        sql = (f"SELECT {self._layouts.select_list(schema)} FROM {table} WHERE {' AND '.join(conditions)} "
                f"ORDER BY {order_sql(query.ordering)} LIMIT ?")
         with self._pool.connection() as con:
             # One read transaction, so the page and the total see the same snapshot.
@@ -165,15 +178,6 @@ class DuckDBProjectStore:
 
     def summarize(self, schema: TableSchema, plan: SummaryPlan) -> Summary:
         return run_summary(self._pool, schema, plan)
-
-
-def _column_list(schema: TableSchema) -> str:
-    names = [c.name for c in schema.columns] + list(SYSTEM_COLUMNS)
-    return ", ".join(quote_identifier(n) for n in names)
-
-
-def _select_list(schema: TableSchema) -> str:
-    return _column_list(schema)
 
 
 def _record(schema: TableSchema, row: tuple[Any, ...]) -> ProjectRecord:

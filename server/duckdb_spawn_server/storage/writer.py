@@ -8,6 +8,8 @@ Arrow insert. An op's future resolves only after its transaction commits,
 so an acknowledged write is durable. If a group fails, it is split in
 halves and retried, so a bad op fails only its own RPC. The queue is
 bounded: when it is full, callers get UNAVAILABLE instead of piling up.
+DDL ops are `exclusive`: they commit alone, because DuckDB refuses to
+alter a table in a transaction that has already updated it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def opaque_error(error: Exception) -> Exception:
 class WriteOp:
     """A unit of work applied inside a group's transaction."""
 
+    exclusive = False  # True: committed in a transaction of its own
+
     def __init__(self, translate_error: ErrorTranslator | None = None) -> None:
         self.future: Future[Any] = Future()
         self._translate = translate_error or opaque_error
@@ -67,9 +71,10 @@ class Execute(WriteOp):
     """Runs `fn(connection)` inside the group's transaction; its return value is the result."""
 
     def __init__(self, fn: Callable[[duckdb.DuckDBPyConnection], Any],
-                 translate_error: ErrorTranslator | None = None) -> None:
+                 translate_error: ErrorTranslator | None = None, *, exclusive: bool = False) -> None:
         super().__init__(translate_error)
         self._fn = fn
+        self.exclusive = exclusive
 
     def apply(self, con: duckdb.DuckDBPyConnection) -> Any:
         return self._fn(con)
@@ -84,21 +89,28 @@ class InsertRows(WriteOp):
     """
 
     def __init__(self, table_sql: str, rows: Sequence[Any], to_arrow: Callable[[Sequence[Any]], pa.Table],
-                 translate_error: ErrorTranslator | None = None) -> None:
+                 translate_error: ErrorTranslator | None = None, *,
+                 guard: Callable[[], None] | None = None) -> None:
         super().__init__(translate_error)
         self.table_sql = table_sql
         self.rows = rows
         self.to_arrow = to_arrow
+        self.guard = guard  # raises if the table's layout changed since `to_arrow` was chosen
 
     @property
     def coalesce_key(self) -> Hashable:
         return (self.table_sql, self.to_arrow)
 
     def apply(self, con: duckdb.DuckDBPyConnection) -> int:
+        if self.guard is not None:
+            self.guard()
         return insert_arrow(con, self.table_sql, self.to_arrow(self.rows))
 
     @staticmethod
     def apply_many(con: duckdb.DuckDBPyConnection, ops: Sequence[InsertRows]) -> list[int]:
+        for op in ops:
+            if op.guard is not None:
+                op.guard()
         rows = [row for op in ops for row in op.rows]
         insert_arrow(con, ops[0].table_sql, ops[0].to_arrow(rows))
         return [len(op.rows) for op in ops]
@@ -186,19 +198,24 @@ class GroupCommitWriter:
 
     # -- the writer thread --------------------------------------------------------
     def _run(self) -> None:
+        carried: Any = None  # an exclusive op met while filling the previous group
         while True:
-            first = self._queue.get()
+            first = carried if carried is not None else self._queue.get()
+            carried = None
             if first is _STOP:
                 return
             group = [first]
             stop_after = False
-            while len(group) < self._max_group:
+            while not first.exclusive and len(group) < self._max_group:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is _STOP:
                     stop_after = True
+                    break
+                if item.exclusive:
+                    carried = item
                     break
                 group.append(item)
             self._commit(group)
