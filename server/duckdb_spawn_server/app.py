@@ -35,7 +35,6 @@ from .config import Settings
 from .deferred import Deferred
 from .domain.idempotency import Idempotency
 from .domain.projects import ProjectManager
-from .domain.schema_registry import SchemaCacheStatus
 from .domain.table_admin import TableAdmin
 from .observability.checks import CheckResult, HealthReporter, Status
 from .observability.collectors import ServiceCollector

@@ -40,9 +40,11 @@ def test_get_health_reports_every_check_with_observed_values(tmp_path: Path) -> 
         assert list(checks) == CHECKS
         assert health.status == _worst(health)
         assert checks["database"].status == HEALTHY
-        assert checks["schema_cache"].status == HEALTHY
+        # The mock is in use (no ontology server in this test): health says so (README, Observability).
+        assert checks["schema_cache"].status == DEGRADED
+        assert "serving the built-in mock" in checks["schema_cache"].message
         assert checks["schema_cache"].observed["schemas"]["project_schema"]["source"] == "mock"
-        assert checks["schema_cache"].observed["pending_migrations"] == 0
+        assert checks["schema_cache"].observed["pending_migrations"] == {}
         assert checks["ontology_server"].status == HEALTHY
         assert "USE_MOCK_ONTO_SERVER=true" in checks["ontology_server"].message
         assert checks["disk"].observed["free_bytes"] > 0

@@ -9,6 +9,9 @@ from pathlib import Path
 import grpc
 import pytest
 from duckdb_spawn.v1 import admin_service_pb2 as apb
+from duckdb_spawn_server.domain.migration import MigrationStep, StepAction, StepSafety
+from duckdb_spawn_server.domain.schema_registry import SchemaCacheStatus as CacheStatus
+from duckdb_spawn_server.domain.schema_registry import SchemaInfo, SchemaSource
 from duckdb_spawn_server.observability.checks import CheckResult, HealthReporter, Status
 from duckdb_spawn_server.observability.health import LIVENESS, READINESS, HealthState
 from duckdb_spawn_server.observability.health_checks import by_percent, safe_url, schema_cache_check
@@ -21,6 +24,7 @@ from duckdb_spawn_server.observability.request_context import (
     set_request_id,
 )
 from duckdb_spawn_server.observability.schema_status import SchemaCacheSnapshot
+from duckdb_spawn_server.ontology.mock import mock_schema
 from grpc_health.v1 import health_pb2
 
 from tests.support.rpc import call_error
@@ -61,19 +65,28 @@ def test_resource_thresholds() -> None:
     assert by_percent(100, 95) is Status.DEGRADED  # cpu: never worse than degraded
 
 
+def _status(*infos: SchemaInfo, missing: tuple[str, ...] = (), reachable: bool | None = True) -> CacheStatus:
+    return CacheStatus(schemas=infos, missing=missing, ontology_reachable=reachable, circuit_open=False,
+                       stale_after_seconds=66.0, use_mock=True)
+
+
 def test_schema_cache_rules() -> None:
-    fresh = SchemaCacheSnapshot("project_schema", "ontology_server", "v1", 3.0)
-    assert schema_cache_check(Schemas(), False, lambda: 0).status is Status.UNHEALTHY
-    assert schema_cache_check(Schemas(fresh), False, lambda: 0).status is Status.HEALTHY
-    stale = SchemaCacheSnapshot("project_schema", "disk", "v1", 900.0, stale=True, last_error="timeout")
-    result = schema_cache_check(Schemas(stale), False, lambda: 0)
-    assert result.status is Status.DEGRADED and "stale" in result.message
+    schema = mock_schema("project_schema")
+    fresh = SchemaInfo("project_schema", schema, SchemaSource.SERVER, age_seconds=3.0)
+    assert schema_cache_check(_status(missing=("project_schema",)), {}).status is Status.UNHEALTHY
+    assert schema_cache_check(_status(fresh), {}).status is Status.HEALTHY
+    stale = SchemaInfo("project_schema", schema, SchemaSource.CACHE, age_seconds=900.0, last_error="timeout")
+    result = schema_cache_check(_status(stale, reachable=False), {})
+    assert result.status is Status.DEGRADED and "stale" in result.message and "unreachable" in result.message
     assert result.observed["schemas"]["project_schema"]["last_error"] == "timeout"
-    mock = SchemaCacheSnapshot("project_schema", "mock", "v1", 3.0)
-    assert schema_cache_check(Schemas(mock), True, lambda: 0).status is Status.HEALTHY
-    assert schema_cache_check(Schemas(mock), False, lambda: 0).status is Status.DEGRADED
-    pending = schema_cache_check(Schemas(fresh), False, lambda: 2)
-    assert pending.status is Status.DEGRADED and "migrations pending" in pending.message
+    disk = SchemaInfo("project_schema", schema, SchemaSource.DISK, age_seconds=10.0)
+    assert schema_cache_check(_status(disk), {}).status is Status.DEGRADED
+    mock = SchemaInfo("project_schema", schema, SchemaSource.MOCK)
+    mocked = schema_cache_check(_status(mock), {})
+    assert mocked.status is Status.DEGRADED and "built-in mock" in mocked.message
+    step = MigrationStep(StepAction.DROP_COLUMN, "x", StepSafety.DESTRUCTIVE, "not in the schema")
+    pending = schema_cache_check(_status(fresh), {"projects": [step]})
+    assert pending.status is Status.DEGRADED and "migration pending on table projects" in pending.message
 
 
 def test_readiness_needs_startup_every_dependency_and_no_drain() -> None:
@@ -132,7 +145,6 @@ def test_urls_are_shown_without_credentials() -> None:
 def test_domain_metrics_keep_labels_to_the_documented_sets() -> None:
     metrics = DomainMetrics()
     metrics.observe_ontology_request("schema", "not_modified", 0.01)
-    metrics.count_table_operation("update", "refused")
     metrics.add_exported_rows("projects", "parquet", 10)
     with pytest.raises(ValueError):
         metrics.observe_ontology_request("schema", "sort-of", 0.01)

@@ -69,7 +69,7 @@ def test_gauges_are_computed_at_scrape_time(tmp_path: Path) -> None:
         assert value(before, "duckdb_spawn_table_rows", table="projects") == 0
         assert value(before, "duckdb_spawn_ready") == 1
         assert value(before, "duckdb_spawn_schema_cache_source", schema_id="project_schema", source="mock") == 1
-        assert value(before, "duckdb_spawn_table_operations_total", operation="create", outcome="applied") == 1
+        assert value(before, "duckdb_table_operations_total", operation="create", status="success") == 1
         assert value(before, "duckdb_spawn_pool_size") == 8
         assert value(before, "duckdb_spawn_disk_free_bytes") > 0
         assert value(before, "process_resident_memory_bytes") > 0

@@ -95,7 +95,7 @@ def test_a_bad_document_is_rejected_and_the_previous_schema_and_data_stay(
     server, stubs = served
     created = [stubs.projects.CreateProject(create_request(project_name=f"p{i}")) for i in range(3)]
     table_before = stubs.admin.GetTable(admin_pb.GetTableRequest(name="tables/projects"))
-    registry = server.app.metrics_registry
+    registry = server.app.metrics.registry
     rejections = registry.get_sample_value("ontology_schema_rejections_total", {"schema_id": "project_schema"}) or 0
 
     ontology.write(BAD_DOCUMENTS[label])

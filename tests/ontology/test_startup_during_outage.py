@@ -73,7 +73,7 @@ def test_without_a_disk_copy_or_the_mock_it_is_not_ready_and_never_invents_a_sch
                           timeout=10).code == grpc.StatusCode.UNAVAILABLE
         check = schema_cache_check(stubs)
         assert check.status == monitoring_pb.HEALTH_STATUS_UNHEALTHY
-    assert _tables(db) == ["_duckdb_spawn_tables"]  # no table from an invented schema
+    assert [t for t in _tables(db) if not t.startswith("_duckdb_spawn_")] == []  # no table from an invented schema
 
     with in_process_server(db, require_ready=False, **_env(ontology)) as (server, stubs):
         assert not server.app.wait_ready(30)

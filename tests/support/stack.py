@@ -32,10 +32,11 @@ class Stack:
         self.writer.start()
         self.pool = ConnectionPool(self.database, 4)
         self.schema = parse_seed_schema(schema_id, document)
-        tables = TableStore(self.pool, self.writer)
+        layouts = TableLayouts(self.pool)
+        tables = TableStore(self.pool, self.writer, layouts)
         tables.ensure_catalog()
         tables.create(self.schema)
-        self.store = DuckDBProjectStore(self.pool, self.writer, TableLayouts(self.pool), spool_dir=str(path.parent))
+        self.store = DuckDBProjectStore(self.pool, self.writer, layouts, spool_dir=str(path.parent))
         self.store.prepare()
         self.manager = ProjectManager(StaticSchemaProvider({schema_id: self.schema}), self.store, schema_id=schema_id,
                                       idempotency=Idempotency(self.store, retention, clock), clock=clock)

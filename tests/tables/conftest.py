@@ -52,7 +52,7 @@ class Migrating:
         return list(self.stubs.projects.ListProjects(pb.ListProjectsRequest(page_size=1000), timeout=10).projects)
 
     def metric(self, name: str, **labels: str) -> float:
-        return self.server.app.metrics_registry.get_sample_value(name, labels) or 0.0
+        return self.server.app.metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from tests.support.servers import InProcessServer, Stubs, in_process_server
 
 
 def _metric(server: InProcessServer, name: str, **labels: str) -> float:
-    return server.app.metrics_registry.get_sample_value(name, labels) or 0.0
+    return server.app.metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 def test_delete_table_drops_for_real_and_the_projects_table_needs_force(

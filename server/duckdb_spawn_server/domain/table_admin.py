@@ -206,6 +206,10 @@ class TableAdmin:
         log.warning("table dropped", extra={"table": table})
 
     # -- helpers --------------------------------------------------------------------
+    def hosted(self, timeout: float | None = None) -> list[TableSchema]:
+        """The schemas in force of every hosted table."""
+        return [schema for _, schema in self._hosted(timeout)]
+
     def _hosted(self, timeout: float | None) -> list[tuple[str, TableSchema]]:
         return [(sid, self.schemas.active(sid, timeout=timeout).schema) for sid in self.schema_ids]
 

@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from .checks import CheckResult, Status
-from .metrics import DomainMetrics
 from ..domain.migration import MigrationStep
 from ..domain.schema_registry import SchemaCacheStatus
+from .checks import CheckResult, Status
+from .metrics import DomainMetrics
 from .system import CpuMeter, CpuSample, sample_disk, sample_memory
 
 

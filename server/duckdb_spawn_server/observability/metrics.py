@@ -11,14 +11,14 @@ Counted by the code that does the work (increment these):
 |---|---|---|---|
 | `ontology_requests` | `duckdb_spawn_ontology_requests_total` | endpoint, outcome | requests to the ontology server |
 | `ontology_request_seconds` | `duckdb_spawn_ontology_request_seconds` | endpoint | their latency (histogram) |
-| `table_operations` | `duckdb_spawn_table_operations_total` | operation, outcome | create/update/delete of tables |
 | `rows_imported` | `duckdb_spawn_rows_imported_total` | table | rows committed by ImportProjects |
 | `rows_exported` | `duckdb_spawn_rows_exported_total` | table, format | rows streamed by ExportProjects |
 
 `endpoint` is `health` or `schema`; `outcome` of an ontology request is one of
-`ONTOLOGY_OUTCOMES`; `operation` one of `TABLE_OPERATIONS` and its `outcome`
-one of `TABLE_OUTCOMES`; `format` one of `EXPORT_FORMATS`. Use the helper
-methods, which keep label values to these sets.
+`ONTOLOGY_OUTCOMES`; `format` one of `EXPORT_FORMATS`. Use the helper
+methods, which keep label values to these sets. Table administration is
+counted by observability/schema_metrics.py (`duckdb_table_operations_total`,
+`duckdb_table_creations_total`, the names issue 4 and the seed's dashboards use).
 
 Read at scrape time from live state (observability/collectors.py): gRPC
 (`grpc_server_*`, observability/grpc_metrics.py), the read pool and the
@@ -43,10 +43,6 @@ ONTOLOGY_ENDPOINTS = ("health", "schema")
 # status; invalid: a body that failed validation; timeout; unreachable:
 # connection refused or reset, DNS failure.
 ONTOLOGY_OUTCOMES = ("ok", "not_modified", "http_error", "invalid", "timeout", "unreachable")
-TABLE_OPERATIONS = ("create", "update", "delete")
-# applied: the database changed; unchanged: nothing to do; refused: needed
-# force, or a precondition failed; failed: an error.
-TABLE_OUTCOMES = ("applied", "unchanged", "refused", "failed")
 EXPORT_FORMATS = ("arrow_ipc", "parquet", "csv", "jsonl")
 
 # prometheus_client adds a `<name>_created` series to every counter and
@@ -65,9 +61,6 @@ class DomainMetrics:
             f"{PREFIX}_ontology_request_seconds", "Latency of requests to the ontology server.",
             ("endpoint",), buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
             registry=registry)
-        self.table_operations = Counter(
-            f"{PREFIX}_table_operations", "Table administration operations, by operation and outcome.",
-            ("operation", "outcome"), registry=registry)
         self.rows_imported = Counter(
             f"{PREFIX}_rows_imported", "Rows committed by bulk imports, by table.", ("table",), registry=registry)
         self.rows_exported = Counter(
@@ -77,20 +70,12 @@ class DomainMetrics:
             self.ontology_request_seconds.labels(endpoint)
             for outcome in ONTOLOGY_OUTCOMES:
                 self.ontology_requests.labels(endpoint, outcome)
-        for operation in TABLE_OPERATIONS:
-            for outcome in TABLE_OUTCOMES:
-                self.table_operations.labels(operation, outcome)
 
     def observe_ontology_request(self, endpoint: str, outcome: str, seconds: float) -> None:
         _check(endpoint, ONTOLOGY_ENDPOINTS, "endpoint")
         _check(outcome, ONTOLOGY_OUTCOMES, "outcome")
         self.ontology_requests.labels(endpoint, outcome).inc()
         self.ontology_request_seconds.labels(endpoint).observe(seconds)
-
-    def count_table_operation(self, operation: str, outcome: str) -> None:
-        _check(operation, TABLE_OPERATIONS, "operation")
-        _check(outcome, TABLE_OUTCOMES, "outcome")
-        self.table_operations.labels(operation, outcome).inc()
 
     def add_imported_rows(self, table: str, rows: int) -> None:
         self.rows_imported.labels(table).inc(rows)

@@ -56,5 +56,6 @@ def snapshots_of(status: CacheStatus) -> list[SchemaCacheSnapshot]:
     return [SchemaCacheSnapshot(
         schema_id=info.schema_id, source=_SOURCE_NAMES[info.source], version=info.version,
         age_seconds=info.age_seconds or 0.0,
-        stale=info.age_seconds is not None and info.age_seconds > status.stale_after_seconds,
+        stale=(info.source in (SchemaSource.SERVER, SchemaSource.CACHE) and info.age_seconds is not None
+               and info.age_seconds > status.stale_after_seconds),
         last_error=info.last_error) for info in status.schemas]

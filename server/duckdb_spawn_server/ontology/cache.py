@@ -71,7 +71,7 @@ class _Entry:
     origin: str  # SERVER, DISK or MOCK
     etag: str = ""
     fetched_at: datetime | None = None  # wall clock, for display
-    fetched_monotonic: float | None = None  # for TTL arithmetic (SERVER only)
+    fetched_monotonic: float | None = None  # TTL arithmetic (SERVER); time in force (MOCK)
     body: str = ""
 
 
@@ -225,7 +225,8 @@ class SchemaCache:
 
     def _info(self, schema_id: str, entry: _Entry) -> SchemaInfo:
         if entry.origin == MOCK:
-            source, age = SchemaSource.MOCK, None
+            source = SchemaSource.MOCK
+            age = self._clock() - entry.fetched_monotonic if entry.fetched_monotonic is not None else None
         elif entry.origin == DISK:
             source = SchemaSource.DISK
             age = (_utc_now() - entry.fetched_at).total_seconds() if entry.fetched_at else None
@@ -380,7 +381,8 @@ class SchemaCache:
             log.error("the built-in mock has no schema for this id", extra={"schema_id": schema_id})
             return
         try:
-            self._install(schema_id, _Entry(ActiveSchema.compile(schema, MOCK), MOCK))
+            self._install(schema_id, _Entry(ActiveSchema.compile(schema, MOCK), MOCK,
+                                            fetched_monotonic=self._clock()))  # age: since it came into force
         except Exception as error:  # noqa: BLE001
             log.error("cannot put the mock schema in force", extra={"schema_id": schema_id,
                                                                     "error": _describe(error)})
