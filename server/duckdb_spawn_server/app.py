@@ -200,7 +200,8 @@ class Application:
         if database is None:
             return
         s = self.settings
-        writer = GroupCommitWriter(database, queue_size=s.write_queue_size, max_group=s.write_group_max)
+        writer = GroupCommitWriter(database, queue_size=s.write_queue_size, max_group=s.write_group_max,
+                                   group_delay=s.write_group_delay_ms / 1000)
         writer.start()
         pool = ConnectionPool(database, s.duckdb_pool_size)
         self.storage = Storage(database, pool, writer)

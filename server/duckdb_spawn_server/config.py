@@ -188,6 +188,9 @@ VARIABLES: tuple[Variable, ...] = (
              "Writes waiting for the writer before callers get UNAVAILABLE."),
     Variable("WRITE_GROUP_MAX", "write_group_max", "1024", _int_range(1, 100_000),
              "Most writes committed in one group transaction."),
+    Variable("WRITE_GROUP_DELAY_MS", "write_group_delay_ms", "2", _float_range(0, 100),
+             "When writes arrive concurrently, milliseconds the writer waits for more before committing a "
+             "group (fewer, larger transactions; 0: commit at once)."),
     Variable("ONTO_SERVER_URL", "onto_server_url", "http://localhost:8001", _http_url,
              "Base URL of the ontology server."),
     Variable("ONTO_SERVER_TIMEOUT", "onto_server_timeout", "5", _float_range(0.05, 300),
@@ -277,6 +280,7 @@ class Settings:
     duckdb_pool_size: int
     write_queue_size: int
     write_group_max: int
+    write_group_delay_ms: float
     onto_server_url: str
     onto_server_timeout: float
     use_mock_onto_server: bool

@@ -151,10 +151,13 @@ _STOP = object()
 
 
 class GroupCommitWriter:
-    def __init__(self, database: Database, *, queue_size: int = 10_000, max_group: int = 1024) -> None:
+    def __init__(self, database: Database, *, queue_size: int = 10_000, max_group: int = 1024,
+                 group_delay: float = 0.0) -> None:
         self._con = database.cursor()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._max_group = max_group
+        self._group_delay = group_delay
+        self._last_group_size = 1
         self._thread = threading.Thread(target=self._run, name="duckdb-writer", daemon=True)
         self._groups = 0
         self._committed = 0
@@ -206,9 +209,13 @@ class GroupCommitWriter:
                 return
             group = [first]
             stop_after = False
+            # Each DuckDB statement costs milliseconds whatever its size, so when writes
+            # arrive concurrently (the last group held several) wait briefly for more.
+            gather_until = time.monotonic() + (self._group_delay if self._last_group_size > 1 else 0.0)
             while not first.exclusive and len(group) < self._max_group:
                 try:
-                    item = self._queue.get_nowait()
+                    wait = gather_until - time.monotonic()
+                    item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is _STOP:
@@ -218,6 +225,7 @@ class GroupCommitWriter:
                     carried = item
                     break
                 group.append(item)
+            self._last_group_size = len(group)
             self._commit(group)
             if stop_after:
                 return
