@@ -51,6 +51,11 @@ def detect_format(path: str | os.PathLike[str], given: str | None = None) -> str
     return _SUFFIXES[suffix]
 
 
+def progress_unit(file_format: str) -> str:
+    """What an import of this format counts its progress in (Parquet knows its rows up front)."""
+    return "rows" if file_format == "parquet" else "bytes"
+
+
 @dataclass(frozen=True)
 class Chunk:
     """One import message's rows, and how far into the source they reach."""

@@ -34,7 +34,7 @@ from duckdb_spawn.v1 import monitoring_service_pb2 as monitoring_pb
 from duckdb_spawn.v1 import monitoring_service_pb2_grpc as monitoring_grpc
 from duckdb_spawn.v1 import project_service_pb2 as pb
 from duckdb_spawn.v1 import project_service_pb2_grpc as project_grpc
-from google.protobuf import duration_pb2, field_mask_pb2
+from google.protobuf import field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from . import bulk, convert, models
@@ -397,8 +397,7 @@ class Client:
         request = monitoring_pb.GetSystemMetricsRequest()
         if cpu_interval is not None:
             seconds = cpu_interval.total_seconds() if isinstance(cpu_interval, timedelta) else float(cpu_interval)
-            request.cpu_interval.CopyFrom(duration_pb2.Duration(seconds=int(seconds),
-                                                                nanos=int(round(seconds % 1 * 1e9))))
+            request.cpu_interval.FromTimedelta(timedelta(seconds=seconds))
         return convert.system_metrics(self._call(self._monitoring.GetSystemMetrics, request, timeout))
 
     def check_health(self, service: str = "", *, timeout: float | None = None) -> str:
