@@ -100,7 +100,7 @@ def test_paged_listing_survives_a_server_restart(tmp_path: Path) -> None:
         def rest_of_listing() -> None:
             try:
                 outcome["names"] = [p.name for page in pages for p in page.projects]
-            except BaseException as error:  # reported by the assertions below
+            except Exception as error:  # noqa: BLE001 - reported by the assertions below
                 outcome["error"] = error
 
         walker = threading.Thread(target=rest_of_listing, daemon=True)
@@ -166,8 +166,8 @@ def test_values_are_python_types_both_ways(client: Client) -> None:
     assert cleared.attributes["description"] is None
     assert [p.name for p in client.iter_projects(filter="total_amount > 1e17")] == [project.name]
 
-    summary = client.summarize_projects(aggregations=["count", "sum:total_amount", Aggregation("max", "maturity_years")],
-                                        group_by=["status"])
+    summary = client.summarize_projects(
+        aggregations=["count", "sum:total_amount", Aggregation("max", "maturity_years")], group_by=["status"])
     assert summary.rows == [{"status": "ACTIVE", "count": 1, "sum_total_amount": Decimal("123456789012345678.99"),
                              "max_maturity_years": 2}]
 
