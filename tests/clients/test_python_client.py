@@ -272,6 +272,24 @@ def test_import_reports_rejected_rows_and_export_writes_files(client: Client, tm
     again = client.import_file(tmp_path / "out.arrow")
     assert again.imported_count == 8
 
+    # A file that cannot be read past its first batch raises the reading error and imports nothing,
+    # although the rows before the bad one had already been sent.
+    broken = tmp_path / "broken.jsonl"
+    lines = [json.dumps({"project_name": f"Fine {i}", "total_amount": "10.00", "maturity_years": 1,
+                         "expected_tri": "1.00", "dscr": "1.00"}) for i in range(3_000)]
+    broken.write_text("\n".join([*lines, "{not json"]) + "\n")
+    steps: list[Progress] = []
+    with pytest.raises(ValueError, match="line 3001 is not valid JSON"):
+        client.import_file(broken, batch_rows=500, progress=steps.append)
+    assert steps[-1].rows == 3_000  # six messages had gone out
+    assert client.list_projects(page_size=1).total_size == 16
+    # The same through the CSV reader: its conversion error, nothing imported.
+    bad_csv = tmp_path / "broken.csv"
+    bad_csv.write_text("project_name,total_amount,maturity_years,expected_tri,dscr\nBroken,10.00,soon,1.00,1.00\n")
+    with pytest.raises(pa.ArrowInvalid, match="soon"):
+        client.import_file(bad_csv)
+    assert client.list_projects(page_size=1).total_size == 16
+
 
 # -- TLS, mutual TLS, tokens ------------------------------------------------------------------------
 

@@ -49,6 +49,8 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 30.0
 # A filter no project matches: an export with it is just the Arrow schema of the projects table.
 _NOTHING = "create_time < 1970-01-01T00:00:00Z"
+# At most this often, an attribute the decoder does not know makes it ask the server again.
+_CODEC_REFRESH_SECONDS = 10.0
 _IMPORT_MODES = {"atomic": pb.IMPORT_MODE_ATOMIC, "best_effort": pb.IMPORT_MODE_BEST_EFFORT,
                  "best-effort": pb.IMPORT_MODE_BEST_EFFORT}
 
@@ -92,6 +94,7 @@ class Client:
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._codec_lock = threading.Lock()
         self._codec: AttributeCodec | None = None
+        self._codec_time = 0.0
         self._arrow_schema: pa.Schema | None = None
 
     @classmethod
@@ -149,8 +152,10 @@ class Client:
         """The decoder of attribute values, refreshed once when a project shows an unknown column."""
         with self._codec_lock:
             codec = self._codec
-            if codec is not None and all(codec.knows(n) for n in names):
+            if codec is not None and (all(codec.knows(n) for n in names)
+                                      or time.monotonic() - self._codec_time < _CODEC_REFRESH_SECONDS):
                 return codec
+            self._codec_time = time.monotonic()
             try:
                 schema = self.arrow_schema(refresh=codec is not None)
                 codec = AttributeCodec.from_arrow_schema(schema, self._attribute_types)
@@ -279,20 +284,9 @@ class Client:
             raise ValueError(f"mode must be one of {sorted(set(_IMPORT_MODES) - {'best-effort'})}")
         options = pb.ImportProjectsRequest(mode=_IMPORT_MODES[mode], request_id=self._request_id(request_id))
 
-        def messages() -> Iterator[pb.ImportProjectsRequest]:
-            yield options
-            rows = 0
-            for chunk in source.open():
-                rows += chunk.rows
-                yield chunk.message
-                if progress is not None:
-                    progress(bulk.Progress(rows, chunk.position, source.total, source.unit))
-
         def attempt(remaining: float | None) -> pb.ImportProjectsResponse:
-            try:
-                return self._projects.ImportProjects(messages(), timeout=remaining, metadata=self._metadata)
-            except grpc.RpcError as error:
-                raise from_rpc_error(error) from error
+            return _ImportStream(self._projects.ImportProjects, options, source, progress).run(
+                remaining, self._metadata)
 
         policy = self.retry if source.repeatable else RetryPolicy(max_attempts=1)
         return convert.import_result(policy.run(attempt, self._deadline(timeout, None), self.on_retry))
@@ -408,6 +402,49 @@ class Client:
         response = self._call(self._health.Check, health_pb2.HealthCheckRequest(service=service), timeout,
                               retry=False)
         return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+
+
+class _ImportStream:
+    """One ImportProjects call fed from a source, in gRPC's sending thread.
+
+    If reading the source fails (a CSV value of the wrong type, say), the
+    call is cancelled *before* the stream would end, so the server never
+    commits a partial import, and the reading error is raised to the caller
+    instead of gRPC's generic "Exception iterating requests!".
+    """
+
+    def __init__(self, method: Any, options: pb.ImportProjectsRequest, source: bulk.ImportSource,
+                 progress: bulk.ProgressCallback | None) -> None:
+        self._method, self._options, self._source, self._progress = method, options, source, progress
+        self._call: Any = None
+        self._started = threading.Event()
+        self._failure: Exception | None = None
+
+    def _messages(self) -> Iterator[pb.ImportProjectsRequest]:
+        yield self._options
+        rows = 0
+        try:
+            for chunk in self._source.open():
+                rows += chunk.rows
+                yield chunk.message
+                if self._progress is not None:
+                    self._progress(bulk.Progress(rows, chunk.position, self._source.total, self._source.unit))
+        except Exception as error:  # noqa: BLE001 - re-raised in the caller's thread by run()
+            self._failure = error
+            self._started.wait()
+            self._call.cancel()
+
+    def run(self, timeout: float | None, metadata: Any) -> pb.ImportProjectsResponse:
+        self._call = self._method.future(self._messages(), timeout=timeout, metadata=metadata)
+        self._started.set()
+        try:
+            return self._call.result()
+        except (grpc.RpcError, grpc.FutureCancelledError) as error:
+            if self._failure is not None:
+                raise self._failure from None
+            if isinstance(error, grpc.RpcError):
+                raise from_rpc_error(error) from error
+            raise
 
 
 def _mask_path(path: str) -> str:
