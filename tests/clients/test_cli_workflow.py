@@ -173,6 +173,12 @@ def test_cli_exit_codes_per_error_class(server: tuple[InProcessServer, Stubs], t
     unknown_format = run(target, "projects", "export", str(tmp_path / "out.xlsx"))
     assert unknown_format.returncode == 2
 
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text("project_name,total_amount,maturity_years,expected_tri,dscr\nBad,10.00,soon,1.00,1.00\n")
+    unreadable = run(target, "projects", "import", str(bad_csv))
+    assert unreadable.returncode == exit_codes.INVALID_INPUT
+    assert unreadable.stderr.startswith("error: In CSV column #2: CSV conversion error to int32: invalid value 'soon'")
+
     unreachable = run("127.0.0.1:1", "--timeout", "1", "projects", "list")
     assert unreachable.returncode == exit_codes.UNAVAILABLE == 11 and "UNAVAILABLE" in unreachable.stderr
 

@@ -23,22 +23,13 @@ from pathlib import Path
 import pytest
 from duckdb_spawn.v1 import admin_service_pb2, monitoring_service_pb2, project_service_pb2
 
+from tests.clients.pending import NOT_YET_ON_MAIN
 from tests.support.certs import CertificateAuthority
 from tests.support.servers import BIN, REPO, in_process_server
 
 RECIPES = REPO / "clients" / "grpcurl" / "RECIPES.md"
 PLACEHOLDER = "localhost:50051"
 
-# Methods that answer UNIMPLEMENTED on main until issues 3/4 (AdminService tables, migrations,
-# schemas) and 6 (MonitoringService metrics) are merged. Their recipes state the contract's
-# answer; until then UNIMPLEMENTED is accepted for exactly these. Empty this set after merging.
-NOT_YET_ON_MAIN = {
-    "duckdb_spawn.v1.AdminService/UpdateTable",
-    "duckdb_spawn.v1.AdminService/DeleteTable",
-    "duckdb_spawn.v1.AdminService/GetSchema",
-    "duckdb_spawn.v1.AdminService/RefreshSchemas",
-    "duckdb_spawn.v1.MonitoringService/GetSystemMetrics",
-}
 
 
 @dataclass(frozen=True)
