@@ -48,10 +48,11 @@ class Output:
         print(json.dumps(to_plain(value), ensure_ascii=False, indent=2))
 
     def table(self, title: str | None, headers: Sequence[str], rows: Sequence[Sequence[Any]],
-              caption: str | None = None) -> None:
+              caption: str | None = None, keep_first: bool = False) -> None:
+        """`keep_first`: never wrap the first column (ids stay copy-pasteable)."""
         table = RichTable(title=title, caption=caption, show_lines=False)
-        for header in headers:
-            table.add_column(header, overflow="fold")
+        for index, header in enumerate(headers):
+            table.add_column(header, overflow="fold", no_wrap=keep_first and index == 0)
         for row in rows:
             table.add_row(*(text(v) for v in row))
         self.console.print(table)
@@ -84,7 +85,7 @@ class Output:
         caption = f"{len(projects)} of {total} projects" if total is not None else f"{len(projects)} projects"
         if next_page_token:
             caption += f"; next page token {next_page_token}"
-        self.table(None, ["id", *names], rows, caption)
+        self.table(None, ["id", *names], rows, caption, keep_first=True)
 
     def error(self, error: DuckdbSpawnError) -> None:
         """One clear line, then every field violation; JSON on stdout too with --json."""
