@@ -10,7 +10,7 @@ PROTO_FILES = $(sort $(wildcard protos/duckdb_spawn/v1/*.proto))
 # The google/api and google/rpc .proto files shipped by googleapis-common-protos.
 GOOGLEAPIS_PROTOS = $(shell $(PY) -c 'import pathlib, google.api.annotations_pb2 as m; print(pathlib.Path(m.__file__).parents[2])')
 
-.PHONY: help install run ontology test test-tools lint generate proto-deps breaking bench clean
+.PHONY: help install run ontology test test-tools lint generate proto-deps node-deps breaking bench clean
 
 help:
 	@echo "make run      set up .venv and serve on :50051 (DuckDB file + built-in mock ontology)"
@@ -20,10 +20,11 @@ help:
 	@echo "make lint     buf lint, buf format check, ruff"
 	@echo "make bench    run the throughput/latency benchmarks"
 
-$(STAMP): pyproject.toml
+# The Python client (clients/python) installs beside the service: it uses the stubs in generated/.
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' -e clients/python
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -51,7 +52,15 @@ $(GRAFANA_STAMP): tests/observability/grafana_schema/package.json tests/observab
 	cd $(GRAFANA_CHECK) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $(GRAFANA_STAMP)
 
-test-tools: install $(PROMTOOL) $(GRAFANA_STAMP)
+# The Node client's tests (run by pytest against a live server) need its modules and the google protos.
+NODE_STAMP := clients/node/node_modules/.installed
+$(NODE_STAMP): clients/node/package-lock.json
+	cd clients/node && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+node-deps: $(NODE_STAMP)
+
+test-tools: install proto-deps node-deps $(PROMTOOL) $(GRAFANA_STAMP)
 
 test: test-tools
 	$(BIN)/pytest
@@ -74,13 +83,13 @@ proto-deps: install
 lint: proto-deps
 	$(BIN)/buf lint protos
 	$(BIN)/buf format --diff --exit-code protos
-	$(BIN)/ruff check server tests
+	$(BIN)/ruff check server tests clients/python
 
 bench: install
 	$(PY) -m tests.benchmarks.bench_projects
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) build .pytest_cache clients/node/node_modules
 
 # Fails if protos/ breaks the contract as of the baseline commit in .ci/contract-baseline
 # (or AGAINST=<git ref>). The baseline is checked out beside the same google deps.
