@@ -124,7 +124,7 @@ def _group(message: Any) -> dict[str, Any]:
         value = getattr(message, descriptor.name)
         if isinstance(value, duration_pb2.Duration):
             value = value.ToTimedelta().total_seconds()
-        elif descriptor.label == descriptor.LABEL_REPEATED:
+        elif descriptor.is_repeated:
             value = [json_format.MessageToDict(v, preserving_proto_field_name=True) for v in value]
         result[descriptor.name] = value
     return result
