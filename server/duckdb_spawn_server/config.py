@@ -169,6 +169,9 @@ class Variable:
 VARIABLES: tuple[Variable, ...] = (
     Variable("GRPC_HOST", "grpc_host", "0.0.0.0", _host, "Address the gRPC server binds to."),
     Variable("GRPC_PORT", "grpc_port", "50051", _int_range(0, 65535), "gRPC port (0 picks a free port)."),
+    Variable("HEALTH_PORT", "health_port", "0", _int_range(0, 65535),
+             "Plaintext port serving only grpc.health.v1 (no auth), for probes that cannot speak TLS "
+             "(0: none; the Helm chart sets it when TLS is on)."),
     Variable("METRICS_PORT", "metrics_port", "9464", _int_range(0, 65535),
              "Prometheus /metrics HTTP port (0 picks a free port)."),
     Variable("METRICS_ENABLED", "metrics_enabled", "true", _bool, "Serve Prometheus /metrics."),
@@ -267,6 +270,7 @@ VARIABLES: tuple[Variable, ...] = (
 class Settings:
     grpc_host: str
     grpc_port: int
+    health_port: int
     metrics_port: int
     metrics_enabled: bool
     grpc_max_workers: int
@@ -331,6 +335,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 def _check_combinations(settings: Settings) -> None:
     """Rules that involve more than one variable."""
+    taken = {settings.grpc_port, settings.metrics_port if settings.metrics_enabled else 0}
+    if settings.health_port and settings.health_port in taken:
+        raise ConfigError("HEALTH_PORT must differ from GRPC_PORT and METRICS_PORT")
     if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
         raise ConfigError("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
     if settings.tls_client_ca_file and not settings.tls_cert_file:
