@@ -230,11 +230,13 @@ class Application:
         schemas = SchemaCache(
             s.onto_schema_ids, OntologyClient(s.onto_server_url, s.onto_server_timeout),
             DiskCopies.beside(s.duckdb_path), CacheSettings(ttl=s.onto_cache_ttl, use_mock=s.use_mock_onto_server),
-            self.schema_metrics)
+            self.schema_metrics, requests=self.metrics.domain)
         tables = TableAdmin(schemas, table_store, s.onto_schema_ids, parse_schema=parse_schema_text,
                             auto_migrate=s.auto_migrate == "additive", metrics=self.schema_metrics)
         schemas.set_swap_hook(tables.prepare)  # the table is created or migrated before its schema is in force
         schemas.add_listener(self._update_readiness)
+        schemas.add_listener(lambda: self.metrics.domain.initialize_tables(  # per-table series from zero
+            info.schema.table_name for info in schemas.status().schemas))
         self.schema_metrics.watch_cache(schemas.status)
         self.schemas.set(schemas)
         self.tables.set(tables)
@@ -242,7 +244,8 @@ class Application:
         store = DuckDBProjectStore(pool, writer, layouts, spool_dir=spool_dir)
         store.prepare()
         retention = timedelta(seconds=s.request_id_retention_seconds)
-        self.projects.set(ProjectManager(schemas, store, idempotency=Idempotency(store, retention)))
+        self.projects.set(ProjectManager(schemas, store, idempotency=Idempotency(store, retention),
+                                         metrics=self.metrics.domain))
         self.database_probe = DatabaseProbe(database)
         self._monitor = HealthMonitor(
             self.health, [("database", self._probe_database), ("schema", self._probe_schemas)],
