@@ -1,13 +1,15 @@
 """The composition root: builds every component from Settings, starts and stops them.
 
-Start-up order matters for probes: the gRPC server (with health) starts
-first and reports NOT_SERVING; the database is opened (retried while another
+Start-up order matters for probes: the gRPC server (with health, and the
+plaintext health-only server when HEALTH_PORT is set) starts first and
+reports NOT_SERVING; the database is opened (retried while another
 process still holds the file), the writer started, the hosted schemas
 obtained (ontology server, else the last-known-good copy on disk, else the
 mock if enabled) with their tables created, and only then does readiness
 turn SERVING. With the mock disabled and no schema obtainable, readiness
 stays NOT_SERVING until the ontology server answers. Shutdown reverses it: readiness
-NOT_SERVING, a drain period, `server.stop(grace)` for in-flight calls, the
+NOT_SERVING, a drain period, `server.stop(grace)` for in-flight calls (the
+health-only server stops after it, so probes see NOT_SERVING throughout), the
 writer commits what it holds, DuckDB is checkpointed and closed.
 """
 
@@ -30,7 +32,14 @@ from .api.monitoring_servicer import MonitoringServicer
 from .api.project_servicer import ProjectServicer
 from .api.request_log import RequestLogInterceptor
 from .api.rpc_metrics import RpcMetricsInterceptor
-from .api.server import OWN_SERVICES, SERVICE_DESCRIPTORS, ServerOptions, Servicers, build_server
+from .api.server import (
+    OWN_SERVICES,
+    SERVICE_DESCRIPTORS,
+    ServerOptions,
+    Servicers,
+    build_health_server,
+    build_server,
+)
 from .config import Settings
 from .deferred import Deferred
 from .domain.idempotency import Idempotency
@@ -127,6 +136,12 @@ class Application:
                           RpcMetricsInterceptor(self.metrics.grpc), ErrorInterceptor(), self.drain_gate,
                           *self.security.interceptors_after_drain()],
         )
+        # HEALTH_PORT: the same health answers in plaintext, for kubelet probes when the main port is TLS.
+        self._health_server: grpc.Server | None = None
+        self.health_port: int | None = None
+        if settings.health_port:
+            self._health_server, self.health_port = build_health_server(
+                settings.grpc_host, settings.health_port, self.health.servicer)
         self.metrics.grpc.preinitialize(SERVICE_DESCRIPTORS)
         for collector in (ProcessCollector, PlatformCollector, GCCollector):
             collector(registry=self.metrics.registry)
@@ -140,12 +155,15 @@ class Application:
     def start(self) -> None:
         """Starts serving (NOT_SERVING) and initialises in the background."""
         self.server.start()
+        if self._health_server is not None:
+            self._health_server.start()
         if self.settings.metrics_enabled:
             self._metrics_server = MetricsHttpServer(self.metrics.registry, self.settings.grpc_host,
                                                      self.settings.metrics_port)
             self._metrics_server.start()
             self.metrics_port = self._metrics_server.port
         log.info("serving", extra={"grpc_port": self.grpc_port, "metrics_port": self.metrics_port,
+                                   "health_port": self.health_port,
                                    "version": __version__, "tls": self.security.tls is not None,
                                    "mutual_tls": self.security.tls is not None and self.security.tls.mutual})
         self._initializer.start()
@@ -173,6 +191,8 @@ class Application:
             log.warning("grace period over with calls still in flight; cancelling them",
                         extra={"in_flight": self.drain_gate.in_flight})
         self.server.stop(max(0.0, grace - (time.monotonic() - started))).wait()
+        if self._health_server is not None:  # answered NOT_SERVING through the whole drain
+            self._health_server.stop(0).wait()
         self._initializer.join(timeout=5)
         if self._monitor is not None:
             self._monitor.stop()
@@ -211,11 +231,13 @@ class Application:
         schemas = SchemaCache(
             s.onto_schema_ids, OntologyClient(s.onto_server_url, s.onto_server_timeout),
             DiskCopies.beside(s.duckdb_path), CacheSettings(ttl=s.onto_cache_ttl, use_mock=s.use_mock_onto_server),
-            self.schema_metrics)
+            self.schema_metrics, requests=self.metrics.domain)
         tables = TableAdmin(schemas, table_store, s.onto_schema_ids, parse_schema=parse_schema_text,
                             auto_migrate=s.auto_migrate == "additive", metrics=self.schema_metrics)
         schemas.set_swap_hook(tables.prepare)  # the table is created or migrated before its schema is in force
         schemas.add_listener(self._update_readiness)
+        schemas.add_listener(lambda: self.metrics.domain.initialize_tables(  # per-table series from zero
+            info.schema.table_name for info in schemas.status().schemas))
         self.schema_metrics.watch_cache(schemas.status)
         self.schemas.set(schemas)
         self.tables.set(tables)
@@ -223,7 +245,8 @@ class Application:
         store = DuckDBProjectStore(pool, writer, layouts, spool_dir=spool_dir)
         store.prepare()
         retention = timedelta(seconds=s.request_id_retention_seconds)
-        self.projects.set(ProjectManager(schemas, store, idempotency=Idempotency(store, retention)))
+        self.projects.set(ProjectManager(schemas, store, idempotency=Idempotency(store, retention),
+                                         metrics=self.metrics.domain))
         self.database_probe = DatabaseProbe(database)
         self._monitor = HealthMonitor(
             self.health, [("database", self._probe_database), ("schema", self._probe_schemas)],

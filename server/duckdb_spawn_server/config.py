@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+# Ceilings the domain enforces whatever the configuration says: a larger setting would be silently ineffective.
+from .domain import filter_syntax, projects
+
 
 class ConfigError(ValueError):
     """An invalid configuration value; the message names the variable."""
@@ -169,6 +172,9 @@ class Variable:
 VARIABLES: tuple[Variable, ...] = (
     Variable("GRPC_HOST", "grpc_host", "0.0.0.0", _host, "Address the gRPC server binds to."),
     Variable("GRPC_PORT", "grpc_port", "50051", _int_range(0, 65535), "gRPC port (0 picks a free port)."),
+    Variable("HEALTH_PORT", "health_port", "0", _int_range(0, 65535),
+             "Plaintext port serving only grpc.health.v1 (no auth), for probes that cannot speak TLS "
+             "(0: none; the Helm chart sets it when TLS is on)."),
     Variable("METRICS_PORT", "metrics_port", "9464", _int_range(0, 65535),
              "Prometheus /metrics HTTP port (0 picks a free port)."),
     Variable("METRICS_ENABLED", "metrics_enabled", "true", _bool, "Serve Prometheus /metrics."),
@@ -196,7 +202,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ONTO_SERVER_TIMEOUT", "onto_server_timeout", "5", _float_range(0.05, 300),
              "Seconds to wait for the ontology server."),
     Variable("USE_MOCK_ONTO_SERVER", "use_mock_onto_server", "true", _bool,
-             "Serve the built-in mock schemas until the ontology server answers (false: never)."),
+             "Serve the built-in mock schemas while neither the ontology server nor a saved copy has given one; "
+             "GetHealth is DEGRADED meanwhile (false: never)."),
     Variable("ONTO_SCHEMA_IDS", "onto_schema_ids", "project_schema", _schema_ids,
              "Comma-separated ids of the schemas (and so tables) this service hosts."),
     Variable("ONTO_CACHE_TTL", "onto_cache_ttl", "60", _float_range(0.1, 86_400),
@@ -213,7 +220,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("REQUEST_ID_RETENTION_SECONDS", "request_id_retention_seconds", "86400", _float_range(1, 31_536_000),
              "How long a request id (AIP-155) is remembered: a retry within it returns the first result."),
     Variable("SHUTDOWN_DRAIN_SECONDS", "shutdown_drain_seconds", "5", _float_range(0, 3600),
-             "After SIGTERM: seconds readiness reports NOT_SERVING before the server stops accepting."),
+             "After SIGTERM: seconds readiness reports NOT_SERVING before new calls are turned away."),
     Variable("SHUTDOWN_GRACE_SECONDS", "shutdown_grace_seconds", "10", _float_range(0, 3600),
              "Then: seconds in-flight RPCs get to finish before they are cancelled."),
     # -- security: authentication, TLS (see the README's Security section) --------------------
@@ -244,16 +251,16 @@ VARIABLES: tuple[Variable, ...] = (
              "Most attributes in one project; more is INVALID_ARGUMENT."),
     Variable("MAX_ATTRIBUTE_BYTES", "max_attribute_bytes", "65536", _int_range(16, 2**31 - 1),
              "Most bytes of one attribute (name plus encoded value); more is INVALID_ARGUMENT."),
-    Variable("MAX_FILTER_LENGTH", "max_filter_length", "2048", _int_range(1, 1_000_000),
-             "Most characters in a filter; more is INVALID_ARGUMENT."),
-    Variable("MAX_FILTER_TERMS", "max_filter_terms", "50", _int_range(1, 10_000),
-             "Most terms (comparisons) in a filter; more is INVALID_ARGUMENT."),
+    Variable("MAX_FILTER_LENGTH", "max_filter_length", "2048", _int_range(1, filter_syntax.MAX_FILTER_LENGTH),
+             "Most characters in a filter (at most 4096); more is INVALID_ARGUMENT."),
+    Variable("MAX_FILTER_TERMS", "max_filter_terms", "50", _int_range(1, filter_syntax.MAX_FILTER_TERMS),
+             "Most terms (comparisons) in a filter (at most 64); more is INVALID_ARGUMENT."),
     Variable("MAX_ORDER_BY_LENGTH", "max_order_by_length", "512", _int_range(1, 100_000),
              "Most characters in order_by; more is INVALID_ARGUMENT."),
     Variable("MAX_PAGE_SIZE", "max_page_size", "1000", _int_range(1, 1000),
-             "Largest page; a larger page_size is served as this many (AIP-158)."),
-    Variable("MAX_BATCH_SIZE", "max_batch_size", "1000", _int_range(1, 100_000),
-             "Most requests in one BatchCreateProjects; more is INVALID_ARGUMENT."),
+             "Largest page (at most 1000); a larger page_size is served as this many (AIP-158)."),
+    Variable("MAX_BATCH_SIZE", "max_batch_size", "1000", _int_range(1, projects.MAX_BATCH_SIZE),
+             "Most requests in one BatchCreateProjects (at most 1000); more is INVALID_ARGUMENT."),
     Variable("MAX_IMPORT_ROWS_PER_MESSAGE", "max_import_rows_per_message", "10000", _int_range(1, 10_000_000),
              "Most rows in one ImportProjects message; more is INVALID_ARGUMENT."),
     Variable("MAX_IMPORT_ROWS", "max_import_rows", "1000000", _int_range(1, 1_000_000_000),
@@ -270,6 +277,7 @@ VARIABLES: tuple[Variable, ...] = (
 class Settings:
     grpc_host: str
     grpc_port: int
+    health_port: int
     metrics_port: int
     metrics_enabled: bool
     grpc_max_workers: int
@@ -335,6 +343,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 def _check_combinations(settings: Settings) -> None:
     """Rules that involve more than one variable."""
+    taken = {settings.grpc_port, settings.metrics_port if settings.metrics_enabled else 0}
+    if settings.health_port and settings.health_port in taken:
+        raise ConfigError("HEALTH_PORT must differ from GRPC_PORT and METRICS_PORT")
     if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
         raise ConfigError("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
     if settings.tls_client_ca_file and not settings.tls_cert_file:

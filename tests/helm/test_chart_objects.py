@@ -29,8 +29,6 @@ from tests.support.chart import (
 
 HANDLERS = {"exec", "httpGet", "tcpSocket", "grpc"}
 PROBES = {"startupProbe": "", "readinessProbe": "", "livenessProbe": "liveness"}
-# Variables issue 7 (auth, TLS) will add; named here until they are in config.VARIABLES.
-PLANNED_VARIABLES = {"AUTH_TOKENS_FILE", "TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CLIENT_CA_FILE", "HEALTH_PORT"}
 # Set by the chart for its own use: the downward API's memory limit, which DUCKDB_MEMORY_LIMIT takes a share of.
 CHART_HELPERS = {"CONTAINER_MEMORY_LIMIT_MIB"}
 
@@ -240,15 +238,17 @@ def test_every_variable_the_server_reads_is_settable_from_values() -> None:
 def test_the_values_of_their_own_give_the_server_a_configuration_it_accepts() -> None:
     values = merged(*(setting for setting, _ in OWNED.values()))
     env = environment(render(values))
-    settings = load_settings({k: v for k, v in env.items() if k not in PLANNED_VARIABLES | CHART_HELPERS})
+    settings = load_settings({k: v for k, v in env.items() if k not in CHART_HELPERS})
     assert settings.grpc_port == 6000 and settings.duckdb_threads == 3 and settings.log_level == "DEBUG"
     assert settings.onto_schema_ids == ("a_schema", "b_schema")
+    assert settings.health_port == 6002 and settings.tls_client_ca_file == "/etc/tls/ca.crt"
+    assert settings.auth_tokens_file == "/etc/auth/t.yaml"
 
 
 @ALL_SETS
 def test_the_chart_sets_only_variables_the_server_reads(name: str) -> None:
     """A typo in the chart (ONTO_SCHEMA_ID) would be a setting silently ignored."""
-    known = {variable.name for variable in VARIABLES} | PLANNED_VARIABLES | CHART_HELPERS
+    known = {variable.name for variable in VARIABLES} | CHART_HELPERS
     env = environment(render(VALUE_SETS[name]))
     extra = set(env) - known - set(VALUE_SETS[name].get("env", {}))
     assert not extra, f"the chart sets variables the server does not read: {sorted(extra)}"

@@ -8,19 +8,26 @@ with a valid certificate gets the role its common name maps to.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
+import threading
 from pathlib import Path
 
 import grpc
 import pytest
+from duckdb_spawn.v1 import monitoring_service_pb2 as mpb
 from duckdb_spawn.v1 import project_service_pb2 as pb
 from duckdb_spawn_server.config import ConfigError, load_settings
+from grpc_health.v1 import health_pb2
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from tests.support.certs import CertificateAuthority
 from tests.support.rpc import call_error, create_request
-from tests.support.servers import BIN, Stubs, base_env, in_process_server
+from tests.support.servers import BIN, InProcessServer, Stubs, base_env, in_process_server, wait_until
 
 GRPCURL = str(BIN / "grpcurl")
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 def grpcurl(target: str, method: str, *flags: str, data: str = "{}") -> subprocess.CompletedProcess[str]:
@@ -131,3 +138,60 @@ def test_unreadable_certificate_files_fail_fast(tmp_path: Path) -> None:
                                       TLS_KEY_FILE=str(tmp_path / "missing.key")))
     with pytest.raises(ConfigError, match="TLS_CERT_FILE"):
         build_security(settings)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_health_port_answers_plaintext_health_alone_and_follows_the_drain(
+        tmp_path: Path, pki: dict[str, object]) -> None:
+    """HEALTH_PORT: what the kubelet's gRPC probes (which cannot speak TLS) use when the main port is TLS."""
+    server = InProcessServer(tmp_path / "probe.duckdb", AUTH_REQUIRED="true", HEALTH_PORT=str(free_port()),
+                             **tls_env(pki)).start()
+    stopping: threading.Thread | None = None
+    try:
+        assert server.app.health_port
+        health_target = f"127.0.0.1:{server.app.health_port}"
+        with grpc.insecure_channel(health_target) as channel:
+            stubs = Stubs(channel)  # plaintext, no credentials
+            assert stubs.health_status("") == SERVING
+            assert stubs.health_status("liveness") == SERVING
+            # Nothing but health on this port: no other service, no reflection.
+            for call, request in ((stubs.projects.ListProjects, pb.ListProjectsRequest()),
+                                  (stubs.monitoring.GetHealth, mpb.GetHealthRequest())):
+                assert call_error(call, request, timeout=5).code == grpc.StatusCode.UNIMPLEMENTED
+            reflection = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+            with pytest.raises(grpc.RpcError) as caught:
+                list(reflection)
+            assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+            # The TLS port still refuses plaintext, health included.
+            with grpc.insecure_channel(server.target) as plain, pytest.raises(grpc.RpcError) as caught:
+                Stubs(plain).health_status("")
+            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+            # The same readiness as the TLS port: NOT_SERVING as soon as the drain starts, and still
+            # answering while it lasts.
+            stopping = threading.Thread(target=server.app.stop, kwargs={"drain_seconds": 3, "grace_seconds": 2})
+            stopping.start()
+            wait_until(lambda: stubs.health_status("") == NOT_SERVING, 10, "NOT_SERVING on HEALTH_PORT")
+            assert stubs.health_status("liveness") == SERVING
+            with grpc.secure_channel(server.target, grpc.ssl_channel_credentials(
+                    pki["ca"].cert_path.read_bytes())) as secure:
+                assert Stubs(secure).health_status("") == NOT_SERVING
+            stopping.join(60)
+            assert not stopping.is_alive()
+            # Stopped with the server.
+            assert call_error(stubs.health.Check, health_pb2.HealthCheckRequest(),
+                              timeout=5).code == grpc.StatusCode.UNAVAILABLE
+    finally:
+        if stopping is None:
+            server.stop()
+
+
+def test_health_port_must_not_reuse_another_port(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="HEALTH_PORT must differ"):
+        load_settings(base_env(tmp_path / "x.duckdb", GRPC_PORT="6000", HEALTH_PORT="6000"))

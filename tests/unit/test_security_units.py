@@ -202,6 +202,8 @@ def test_uuids_in_names_are_canonical_only() -> None:
     ("AUTH_REQUIRED", "maybe"), ("AUTH_ANONYMOUS_ROLE", "admin"), ("GRPC_REFLECTION", "closed"),
     ("TLS_CLIENT_ROLES", "app"), ("GRPC_MAX_MESSAGE_BYTES", "10"), ("MAX_PAGE_SIZE", "5000"),
     ("MAX_FILTER_TERMS", "0"), ("RATE_LIMIT_PER_SECOND", "-1"), ("RATE_LIMIT_BURST", "0"),
+    # Above what the filter language and BatchCreateProjects accept: the setting could not take effect.
+    ("MAX_FILTER_LENGTH", "4097"), ("MAX_FILTER_TERMS", "65"), ("MAX_BATCH_SIZE", "1001"),
 ])
 def test_invalid_security_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):

@@ -80,20 +80,41 @@ def build_server(options: ServerOptions, servicers: Servicers,
     health_pb2_grpc.add_HealthServicer_to_server(servicers.health, server)
     if options.reflection:
         reflection.enable_server_reflection((*OWN_SERVICES, HEALTH_SERVICE, reflection.SERVICE_NAME), server)
-    address = f"{_bracket(options.host)}:{options.port}"
-    if options.tls is None:
-        port = server.add_insecure_port(address)
-    else:
-        port = server.add_secure_port(address, server_credentials(options.tls))
-    if port == 0:
-        raise OSError(f"cannot bind gRPC port {options.host}:{options.port}")
-    return server, port
+    credentials = server_credentials(options.tls) if options.tls is not None else None
+    return server, _bind(server, options.host, options.port, credentials, "gRPC port")
+
+
+def build_health_server(host: str, port: int, health: health_pb2_grpc.HealthServicer) -> tuple[grpc.Server, int]:
+    """A plaintext server with grpc.health.v1 alone, for probes that cannot speak TLS (HEALTH_PORT).
+
+    It shares the main server's HealthServicer, so both ports give the same answers; nothing
+    else is registered (no reflection, no interceptors: health needs no credentials anyway),
+    so any other method is UNIMPLEMENTED here.
+    """
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="grpc-health"),
+                         maximum_concurrent_rpcs=64, options=[("grpc.so_reuseport", 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    return server, _bind(server, host, port, None, "health port")
 
 
 def server_credentials(tls: TlsMaterial) -> grpc.ServerCredentials:
     """TLS with the server's key pair; with a client CA, client certificates are required and verified."""
     return grpc.ssl_server_credentials([(tls.private_key, tls.certificate_chain)],
                                        root_certificates=tls.client_ca, require_client_auth=tls.mutual)
+
+
+def _bind(server: grpc.Server, host: str, port: int, credentials: grpc.ServerCredentials | None,
+          what: str) -> int:
+    """Binds and returns the port; OSError (which main reports in one line) when it cannot."""
+    address = f"{_bracket(host)}:{port}"
+    try:
+        bound = (server.add_insecure_port(address) if credentials is None
+                 else server.add_secure_port(address, credentials))
+    except RuntimeError:  # recent grpcio raises instead of returning 0
+        bound = 0
+    if bound == 0:
+        raise OSError(f"cannot bind {what} {host}:{port}")
+    return bound
 
 
 def _bracket(host: str) -> str:

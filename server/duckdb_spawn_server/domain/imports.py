@@ -151,6 +151,7 @@ def run_import(manager: ProjectManager, chunks: Iterable[ImportChunk | None], mo
         except RequestReplayed as replayed:
             assert key is not None
             return ImportReport.from_json(requests.check(key, replayed.logged))
+        manager.metrics.add_imported_rows(active.schema.table_name, report.imported)
         return report
     finally:
         spool.close()

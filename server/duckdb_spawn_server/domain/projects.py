@@ -57,6 +57,22 @@ class SchemaProvider(Protocol):
         ...
 
 
+class BulkMetrics(Protocol):
+    """Counts bulk rows (observability/metrics.py DomainMetrics is one)."""
+
+    def add_imported_rows(self, table: str, rows: int) -> None: ...
+
+    def add_exported_rows(self, table: str, export_format: str, rows: int) -> None: ...
+
+
+class _NoMetrics:
+    def add_imported_rows(self, table: str, rows: int) -> None:
+        pass
+
+    def add_exported_rows(self, table: str, export_format: str, rows: int) -> None:
+        pass
+
+
 @dataclass(frozen=True)
 class ProjectRecord:
     """A stored project: every ontology column (typed) plus bookkeeping."""
@@ -167,6 +183,7 @@ class ProjectManager:
     idempotency: Idempotency | None = None
     catalogs: Catalogs = field(default_factory=Catalogs)
     clock: Callable[[], datetime] = utc_now
+    metrics: BulkMetrics = field(default_factory=_NoMetrics)
 
     def __post_init__(self) -> None:
         if self.idempotency is None:
@@ -274,7 +291,15 @@ class ProjectManager:
         """
         active = self.schemas.active(self.schema_id, timeout=timeout)
         query = self.catalogs.query(active.schema, filter_text, order_by)
-        return self.store.export(active.schema, query, export_format)
+        return self._count_exported(self.store.export(active.schema, query, export_format),
+                                    active.schema.table_name, export_format)
+
+    def _count_exported(self, chunks: Iterator[tuple[bytes, int]], table: str,
+                        export_format: ExportFormat) -> Iterator[tuple[bytes, int]]:
+        for data, rows in chunks:
+            if rows:
+                self.metrics.add_exported_rows(table, export_format.value, rows)
+            yield data, rows
 
     def summarize(self, filter_text: str, group_by: Sequence[str], aggregations: Sequence[AggregationSpec], *,
                   timeout: float | None = None) -> Summary:

@@ -3,15 +3,16 @@
 | check | HEALTHY | DEGRADED | UNHEALTHY |
 |---|---|---|---|
 | database | a real query answers within the timeout | - | no answer, an error, or not open yet |
-| ontology_server | `/health` answers 2xx, or the mock is in use | no answer or not 2xx | - |
+| ontology_server | `/health` answers 2xx, or USE_MOCK_ONTO_SERVER=true (not probed) | no answer or not 2xx | - |
 | schema_cache | fresh, from the configured source, tables in sync | see below | no schema has ever loaded |
 | disk | database volume < 90% used | >= 90% used | >= 98% used |
 | memory | < 90% used | >= 90% used | >= 98% used |
 | cpu | < 95% busy | >= 95% busy (never worse: a busy cpu slows, it does not break) | - |
 
 The schema cache is DEGRADED when a schema is stale (revalidation fails),
-when the built-in mock serves although the ontology server is configured,
-or when tables differ from their schema (migrations pending).
+while the built-in mock or the last-known-good copy on disk serves (the
+cache keeps asking the ontology server, whose schemas replace them as soon
+as it answers), or when tables differ from their schema (migrations pending).
 
 The overall verdict is the worst of them (observability/checks.py). An
 unreachable ontology server only degrades the service because the schema
@@ -147,8 +148,8 @@ class OntologyHealthProbe:
     def __call__(self) -> CheckResult:
         if self._use_mock:
             return CheckResult("ontology_server", Status.HEALTHY,
-                               "USE_MOCK_ONTO_SERVER=true: the built-in mock serves schemas and the ontology "
-                               "server is not consulted", {"mock": True})
+                               "USE_MOCK_ONTO_SERVER=true: /health is not probed; the schema_cache check says "
+                               "whether the ontology server's schemas or the built-in mock serve", {"mock": True})
         with self._lock:  # one probe at a time; callers meanwhile share its result
             now = time.monotonic()
             if self._last is not None and now - self._last[0] < self._cache_seconds:

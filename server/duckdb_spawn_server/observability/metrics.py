@@ -14,6 +14,10 @@ Counted by the code that does the work (increment these):
 | `rows_imported` | `duckdb_spawn_rows_imported_total` | table | rows committed by ImportProjects |
 | `rows_exported` | `duckdb_spawn_rows_exported_total` | table, format | rows streamed by ExportProjects |
 
+Who counts: schema requests ontology/cache.py, health requests
+observability/health_checks.py, imported rows domain/imports.py, exported
+rows domain/projects.py (ProjectManager.metrics).
+
 `endpoint` is `health` or `schema`; `outcome` of an ontology request is one of
 `ONTOLOGY_OUTCOMES`; `format` one of `EXPORT_FORMATS`. Use the helper
 methods, which keep label values to these sets. Table administration is

@@ -45,6 +45,7 @@ from ..domain.schema_registry import (
     SwapHook,
     SwapResult,
 )
+from ..observability.metrics import DomainMetrics
 from ..observability.schema_metrics import SchemaMetrics
 from .breaker import CircuitBreaker, CircuitState
 from .client import OntologyClient, OntologyError
@@ -82,12 +83,13 @@ def _utc_now() -> datetime:
 class SchemaCache:
     def __init__(self, schema_ids: Sequence[str], client: OntologyClient, disk: DiskCopies,
                  settings: CacheSettings, metrics: SchemaMetrics, *, breaker: CircuitBreaker | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, requests: DomainMetrics | None = None) -> None:
         self._ids = tuple(schema_ids)
         self._client = client
         self._disk = disk
         self._settings = settings
         self._metrics = metrics
+        self._requests = requests  # duckdb_spawn_ontology_requests_total{endpoint="schema"}
         self._clock = clock
         self._breaker = breaker or CircuitBreaker(base=min(0.5, settings.ttl), cap=max(settings.ttl, 0.5),
                                                   clock=clock)
@@ -278,19 +280,23 @@ class SchemaCache:
         if not force and not self._breaker.allow():
             return RefreshReport(schema_id, RefreshOutcome.FAILED, before, before, _CIRCUIT_OPEN)
         etag = previous.etag if previous and previous.origin in (SERVER, DISK) else ""
+        started = time.monotonic()
         try:
             fetched = self._client.fetch_schema(schema_id, etag)
         except OntologyError as error:
+            self._observe_request(error.outcome, time.monotonic() - started)
             self._breaker.record_failure()
             self._note_contact(False, str(error))
             self._errors[schema_id] = str(error)
             self._metrics.fetches.labels(schema_id=schema_id, outcome="error").inc()
             return RefreshReport(schema_id, RefreshOutcome.FAILED, before, before, str(error))
+        elapsed = time.monotonic() - started
         self._breaker.record_success()
         self._note_contact(True)
         now, mono = _utc_now(), self._clock()
         self._retry_at[schema_id] = mono + self._settings.ttl  # until a success below clears it
         if fetched.not_modified and previous is not None:
+            self._observe_request("not_modified", elapsed)
             self._set(schema_id, replace(previous, origin=SERVER, etag=fetched.etag or previous.etag,
                                          fetched_at=now, fetched_monotonic=mono))
             self._succeeded(schema_id)
@@ -300,7 +306,9 @@ class SchemaCache:
         try:
             schema = parse_schema_text(schema_id, fetched.body)
         except InvalidSchema as error:
+            self._observe_request("invalid", elapsed)
             return self._rejected(schema_id, before, error)
+        self._observe_request("ok", elapsed)
         if previous is not None and _same(previous.active.schema, schema):
             self._set(schema_id, _Entry(previous.active, SERVER, fetched.etag, now, mono, body))
             if previous.origin != SERVER or previous.etag != fetched.etag:
@@ -327,6 +335,10 @@ class SchemaCache:
         changed = f"now {schema.version}" + (f" (was {before})" if before else "")
         return RefreshReport(schema_id, RefreshOutcome.UPDATED, before, schema.version,
                              result.message or changed, result.applied_steps, result.pending_steps)
+
+    def _observe_request(self, outcome: str, seconds: float) -> None:
+        if self._requests is not None:
+            self._requests.observe_ontology_request("schema", outcome, seconds)
 
     def _succeeded(self, schema_id: str) -> None:
         self._errors.pop(schema_id, None)

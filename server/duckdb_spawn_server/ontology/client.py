@@ -20,7 +20,15 @@ from .formats import MAX_DOCUMENT_BYTES
 
 
 class OntologyError(Exception):
-    """The server could not be reached, or answered with an error; the message is safe to show."""
+    """The server could not be reached, or answered with an error; the message is safe to show.
+
+    `outcome` classifies the request for `duckdb_spawn_ontology_requests_total`
+    (observability/metrics.py ONTOLOGY_OUTCOMES): http_error, invalid, timeout or unreachable.
+    """
+
+    def __init__(self, message: str, outcome: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome
 
 
 @dataclass(frozen=True)
@@ -54,15 +62,15 @@ class OntologyClient:
                 if response.status_code == 304:
                     return Fetched(True, b"", response.headers.get("ETag", etag))
                 if response.status_code == 404:
-                    raise OntologyError(f"the ontology server has no schema {schema_id!r} (HTTP 404)")
+                    raise OntologyError(f"the ontology server has no schema {schema_id!r} (HTTP 404)", "http_error")
                 if response.status_code != 200:
-                    raise OntologyError(f"the ontology server answered HTTP {response.status_code}")
+                    raise OntologyError(f"the ontology server answered HTTP {response.status_code}", "http_error")
                 body = _read_capped(response, deadline)
                 return Fetched(False, body, response.headers.get("ETag", ""))
         except httpx.TimeoutException:
-            raise OntologyError(f"the ontology server did not answer within {budget:g}s") from None
+            raise OntologyError(f"the ontology server did not answer within {budget:g}s", "timeout") from None
         except httpx.HTTPError as error:
-            raise OntologyError(f"cannot reach the ontology server ({type(error).__name__})") from None
+            raise OntologyError(f"cannot reach the ontology server ({type(error).__name__})", "unreachable") from None
 
     def healthy(self, *, timeout: float | None = None) -> bool:
         try:
@@ -81,7 +89,7 @@ def _read_capped(response: httpx.Response, deadline: float) -> bytes:
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > MAX_DOCUMENT_BYTES:
-            raise OntologyError(f"the schema document is larger than {MAX_DOCUMENT_BYTES} bytes")
+            raise OntologyError(f"the schema document is larger than {MAX_DOCUMENT_BYTES} bytes", "invalid")
         if time.monotonic() > deadline:
             raise httpx.ReadTimeout("body not read in time")
         chunks.append(chunk)

@@ -1,9 +1,11 @@
 """The built-in mock ontology: the seed's 11-column `projects` schema.
 
-Served when `USE_MOCK_ONTO_SERVER=true`, or as the fallback of last resort
-when no schema has ever been obtained. Compared with the seed it adds the
-rules the seed only described in prose: the status enum with its default,
-and the ISO currency code's shape with its default.
+Served when `USE_MOCK_ONTO_SERVER=true` (the default) and neither the
+ontology server nor a last-known-good copy on disk has given a schema; the
+schema cache keeps asking the server and replaces the mock once it answers.
+Compared with the seed it adds the rules the seed only described in prose:
+the status enum with its default, and the ISO currency code's shape with
+its default.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """A schema provider that serves fixed schemas (the built-in mock).
 
-Used when `USE_MOCK_ONTO_SERVER=true`. The real ontology cache
-(ontology/cache.py) implements the same `SchemaProvider` port.
+Used by tests that need a fixed schema without the ontology layer
+(tests/support/stack.py); the service always uses the schema cache
+(ontology/cache.py), which implements the same `SchemaProvider` port.
 """
 
 from __future__ import annotations

@@ -131,17 +131,17 @@ def _export_column(column: Column) -> str:
     return name
 
 
-def export_sql(schema: TableSchema, query: ProjectQuery) -> tuple[str, list[Any]]:
+def export_sql(schema: TableSchema, query: ProjectQuery, source: str) -> tuple[str, list[Any]]:
+    """`source`: the table, or TableLayouts.source's stand-in while it lacks some schema columns."""
     where = where_sql(query.filter)
     select = ", ".join(_export_column(c) for c in schema.columns)
-    sql = (f"SELECT {select} FROM {quote_identifier(schema.table_name)} WHERE {where.sql} "
-           f"ORDER BY {order_sql(query.ordering)}")
+    sql = f"SELECT {select} FROM {source} WHERE {where.sql} ORDER BY {order_sql(query.ordering)}"
     return sql, where.params
 
 
 def export_chunks(pool: ConnectionPool, schema: TableSchema, query: ProjectQuery,
-                  export_format: ExportFormat) -> Iterator[tuple[bytes, int]]:
-    sql, params = export_sql(schema, query)
+                  export_format: ExportFormat, source: str) -> Iterator[tuple[bytes, int]]:
+    sql, params = export_sql(schema, query, source)
     with pool.connection() as con:
         reader = con.execute(sql, params).to_arrow_reader(EXPORT_BATCH_ROWS)
         sink = ChunkSink()

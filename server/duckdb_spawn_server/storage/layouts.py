@@ -18,7 +18,10 @@ applied), so:
   queued fails with a retryable ABORTED instead of landing in the wrong
   columns;
 - `select_list(schema)` reads a schema's columns even when the table lacks
-  some (they read as NULL) or has extra ones (not read).
+  some (they read as NULL) or has extra ones (not read);
+- `source(schema)` is what queries select FROM: while the table lacks some of
+  the schema's columns, it adds them as typed NULLs, so filters, orderings,
+  exports and summaries that name them see missing values, as reads do.
 """
 
 from __future__ import annotations
@@ -106,6 +109,19 @@ class TableLayouts:
         present = set(layout.columns)
         names = [c.name for c in schema.columns] + list(SYSTEM_COLUMNS)
         return ", ".join(quote_identifier(n) if n in present else f"NULL AS {quote_identifier(n)}" for n in names)
+
+    def source(self, schema: TableSchema) -> str:
+        """The table, or (an additive migration pending) the table with the columns it lacks as typed NULLs."""
+        layout = self.layout(schema.table_name)
+        if not layout.exists:
+            raise _missing(schema.table_name)
+        table = quote_identifier(schema.table_name)
+        present = set(layout.columns)
+        missing = [c for c in schema.columns if c.name not in present]
+        if not missing:
+            return table
+        nulls = ", ".join(f"CAST(NULL AS {physical_type(c.type)}) AS {quote_identifier(c.name)}" for c in missing)
+        return f"(SELECT *, {nulls} FROM {table}) AS {table}"
 
 
 def _fit(schema: TableSchema, layout: Layout) -> Exception | None:

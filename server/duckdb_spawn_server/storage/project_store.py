@@ -145,7 +145,7 @@ class DuckDBProjectStore:
 
     def list_page(self, schema: TableSchema, query: ProjectQuery, page_size: int,
                   after: tuple[Any, ...] | None) -> StoredPage:
-        table = quote_identifier(schema.table_name)
+        table = self._layouts.source(schema)  # columns the table lacks yet read as NULL, in filters too
         where = where_sql(query.filter)
         conditions, params = [where.sql], list(where.params)
         if after is not None:
@@ -174,10 +174,10 @@ class DuckDBProjectStore:
 
     def export(self, schema: TableSchema, query: ProjectQuery, export_format: ExportFormat) -> Iterator[
             tuple[bytes, int]]:
-        return export_chunks(self._pool, schema, query, export_format)
+        return export_chunks(self._pool, schema, query, export_format, self._layouts.source(schema))
 
     def summarize(self, schema: TableSchema, plan: SummaryPlan) -> Summary:
-        return run_summary(self._pool, schema, plan)
+        return run_summary(self._pool, plan, self._layouts.source(schema))
 
 
 def _record(schema: TableSchema, row: tuple[Any, ...]) -> ProjectRecord:

@@ -10,11 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.errors import ResourceExhausted
-from ..domain.schema import TableSchema
 from ..domain.summaries import MAX_SUMMARY_ROWS, Aggregate, AggregateFunction, Summary, SummaryColumn, SummaryPlan
 from .pool import ConnectionPool
 from .query_sql import field_sql, where_sql
-from .sql import quote_identifier
 
 _FUNCTIONS = {
     AggregateFunction.COUNT: "count",
@@ -35,21 +33,22 @@ def aggregate_sql(aggregate: Aggregate, params: list[Any]) -> str:
     return f"{_FUNCTIONS[aggregate.function]}({column})"
 
 
-def summary_sql(schema: TableSchema, plan: SummaryPlan) -> tuple[str, list[Any]]:
+def summary_sql(plan: SummaryPlan, source: str) -> tuple[str, list[Any]]:
+    """`source`: the table, or TableLayouts.source's stand-in while it lacks some schema columns."""
     params: list[Any] = []
     groups = [field_sql(g) for g in plan.group_by]
     select = [*groups, *(aggregate_sql(a, params) for a in plan.aggregates)]
     where = where_sql(plan.filter)
     params += where.params
-    sql = f"SELECT {', '.join(select)} FROM {quote_identifier(schema.table_name)} WHERE {where.sql}"
+    sql = f"SELECT {', '.join(select)} FROM {source} WHERE {where.sql}"
     if groups:
         sql += f" GROUP BY {', '.join(groups)} ORDER BY {', '.join(g + ' ASC NULLS LAST' for g in groups)}"
     sql += f" LIMIT {MAX_SUMMARY_ROWS + 1}"
     return sql, params
 
 
-def run_summary(pool: ConnectionPool, schema: TableSchema, plan: SummaryPlan) -> Summary:
-    sql, params = summary_sql(schema, plan)
+def run_summary(pool: ConnectionPool, plan: SummaryPlan, source: str) -> Summary:
+    sql, params = summary_sql(plan, source)
     with pool.connection() as con:
         result = con.execute(sql, params)
         description = result.description
