@@ -19,7 +19,6 @@ import pyarrow.parquet as pq
 import pytest
 from duckdb_spawn_client.cli import exit_codes
 
-from tests.clients.pending import NOT_YET_ON_MAIN
 from tests.support.servers import BIN, InProcessServer, Stubs, in_process_server
 from tests.support.tokens import write_tokens_file
 
@@ -211,17 +210,15 @@ def test_cli_admin_commands(server: tuple[InProcessServer, Stubs]) -> None:
     assert ok_json(admin("log-level", "set", "debug")) == {"level": "DEBUG"}
     assert ok_json(admin("log-level", "get")) == {"level": "DEBUG"}
 
-    # Methods still UNIMPLEMENTED on main answer with exit code 13 until they land.
-    pending = {
+    schema_and_tables = {
         ("schema", "get"): ("duckdb_spawn.v1.AdminService/GetSchema", exit_codes.OK),
         ("schema", "refresh"): ("duckdb_spawn.v1.AdminService/RefreshSchemas", exit_codes.OK),
         ("tables", "update", "projects", "--dry-run"): ("duckdb_spawn.v1.AdminService/UpdateTable", exit_codes.OK),
         ("tables", "delete", "archive"): ("duckdb_spawn.v1.AdminService/DeleteTable", exit_codes.NOT_FOUND),
     }
-    for args, (method, expected) in pending.items():
+    for args, (method, expected) in schema_and_tables.items():
         result = admin(*args)
-        accepted = {expected} | ({exit_codes.UNIMPLEMENTED} if method in NOT_YET_ON_MAIN else set())
-        assert result.returncode in accepted, (args, result.returncode, result.stderr)
+        assert result.returncode == expected, (method, args, result.returncode, result.stderr)
 
     reader = run(target, "admin", "tables", "list", DUCKDB_SPAWN_TOKEN="not-a-token-0123456789")
     assert reader.returncode == exit_codes.UNAUTHENTICATED

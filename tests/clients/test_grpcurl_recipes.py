@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 from duckdb_spawn.v1 import admin_service_pb2, monitoring_service_pb2, project_service_pb2
 
-from tests.clients.pending import NOT_YET_ON_MAIN
 from tests.support.certs import CertificateAuthority
 from tests.support.servers import BIN, REPO, in_process_server
 
@@ -72,7 +71,6 @@ def contract_methods() -> set[str]:
 def test_every_rpc_has_a_recipe_with_auth_and_tls_variants() -> None:
     found = recipes()
     assert contract_methods() <= {r.method for r in found}
-    assert NOT_YET_ON_MAIN <= contract_methods()
     assert any("authorization: Bearer $(cat admin.token)" in r.command for r in found)
     assert {r.server for r in found} == {"plaintext", "tls", "mutual-tls"}
     assert all(PLACEHOLDER in r.command for r in found)
@@ -117,7 +115,6 @@ def test_every_recipe_runs_as_documented(servers: tuple[Path, dict[str, str]]) -
         result = subprocess.run(["bash", "-c", command], cwd=workdir, env=env, capture_output=True, text=True,
                                 timeout=60)
         got = outcome(result)
-        accepted = {recipe.expect} | ({"Unimplemented"} if recipe.method in NOT_YET_ON_MAIN else set())
-        if got not in accepted:
+        if got != recipe.expect:
             failures.append(f"{recipe.command.strip()}\n  expected {recipe.expect}, got {got}\n{result.stderr[-500:]}")
     assert not failures, "\n\n".join(failures)

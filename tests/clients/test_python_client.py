@@ -35,10 +35,8 @@ from duckdb_spawn_client import (
     Progress,
     RetryPolicy,
     UnauthenticatedError,
-    UnimplementedError,
 )
 
-from tests.clients.pending import NOT_YET_ON_MAIN
 from tests.support.auth import generated_admin_token
 from tests.support.certs import CertificateAuthority
 from tests.support.servers import InProcessServer, ServerProcess, Stubs, base_env, in_process_server, wait_until
@@ -207,7 +205,7 @@ def test_deadlines_admin_and_monitoring(client: Client) -> None:
     assert [(t.table, t.created) for t in client.initialize_database()] == [("tables/projects", False)]
 
 
-def test_methods_pending_on_main_answer_per_contract_or_are_unimplemented(client: Client) -> None:
+def test_admin_schema_and_metrics_methods_answer_per_contract(client: Client) -> None:
     def missing_table() -> bool:
         with pytest.raises(NotFoundError):
             client.delete_table("archive")
@@ -224,10 +222,7 @@ def test_methods_pending_on_main_answer_per_contract_or_are_unimplemented(client
             cpu_interval=0.05).cpu["count"] >= 1,
     }
     for method, call in calls.items():
-        try:
-            assert call(), method
-        except UnimplementedError:
-            assert method in NOT_YET_ON_MAIN, f"{method} is UNIMPLEMENTED but not listed as pending"
+        assert call(), method
 
 
 # -- bulk ----------------------------------------------------------------------------------------
