@@ -8,7 +8,9 @@ auto-load are off: the service never downloads anything at run time.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,13 @@ from pathlib import Path
 import duckdb
 
 log = logging.getLogger(__name__)
+
+# DuckDB's binding tries `import pandas` on every parameterised execute (to recognise
+# DataFrame parameters). Without pandas installed, each failed attempt walks the whole
+# import path: ~0.3 ms per query, measured, a third of a point lookup. Recording the
+# absence once makes those attempts fail instantly.
+if importlib.util.find_spec("pandas") is None:
+    sys.modules.setdefault("pandas", None)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
