@@ -140,8 +140,11 @@ def test_each_format_round_trips_exactly_through_pyarrow_and_duckdb(
     assert sum(c.row_count for c in chunks) == ROWS
     expected = reference(server)
     assert len(expected) == ROWS
-    assert read_with_pyarrow(name, data) == expected
-    assert read_with_duckdb(name, data, tmp_path) == expected
+    readings = (("pyarrow", read_with_pyarrow(name, data)), ("duckdb", read_with_duckdb(name, data, tmp_path)))
+    for reader, rows in readings:
+        assert len(rows) == len(expected), f"{reader} read {len(rows)} rows, not {len(expected)}"
+        first = next((i for i, (got, want) in enumerate(zip(rows, expected, strict=True)) if got != want), None)
+        assert first is None, f"{reader}: row {first} differs: {rows[first]} != {expected[first]}"
     assert any(len(r["total_amount"].as_tuple().digits) == 20 for r in expected), "no amount uses all 20 digits"
 
 
