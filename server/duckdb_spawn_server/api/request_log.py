@@ -75,6 +75,7 @@ class _Method:
     def __init__(self, method: str, quiet: bool) -> None:
         self.method = method
         self.quiet = quiet
+        self.success_level = logging.DEBUG if quiet else logging.INFO
 
     @staticmethod
     def _begin(context: grpc.ServicerContext) -> tuple[str, bool]:
@@ -82,12 +83,15 @@ class _Method:
                           if key == REQUEST_ID_HEADER and isinstance(value, str)), None)
         accepted = accept_request_id(client_id)
         request_id = accepted or new_request_id()
-        _add_trailer(context, request_id)
+        context.set_trailing_metadata(((REQUEST_ID_HEADER, request_id),))  # nothing set them before us
         return request_id, client_id is not None and accepted is None
 
     def _end(self, context: grpc.ServicerContext, request_id: str, replaced: bool, error: BaseException | None,
              started: float, streaming: bool) -> None:
-        _add_trailer(context, request_id)  # an abort replaces the trailers: put the id back
+        if error is not None:
+            _add_trailer(context, request_id)  # an abort replaces the trailers: put the id back
+        elif not log.isEnabledFor(self.success_level) and context.code() in (None, grpc.StatusCode.OK):
+            return  # the common case at WARNING: a success, so nothing to log
         code = final_code(context, error, streaming=streaming)
         level = logging.WARNING if code in _SERVER_FAULTS else logging.DEBUG if self.quiet else logging.INFO
         if not log.isEnabledFor(level):
