@@ -114,7 +114,10 @@ def read_with_duckdb(name: str, data: bytes, tmp_path: Path) -> list[dict[str, A
     source = {
         "arrow_ipc": None,
         "parquet": f"read_parquet('{path}')",
-        "csv": f"read_csv('{path}', header = true, columns = {columns})",
+        # The dialect is stated, not sniffed: with random ids DuckDB's sniffer sometimes guesses
+        # the single quote as the quote character and then fails on RFC 4180 text.
+        "csv": f"read_csv('{path}', header = true, delim = ',', quote = '\"', escape = '\"', "
+               f"columns = {columns})",
         "jsonl": f"read_json('{path}', format = 'newline_delimited', columns = {columns})",
     }[name]
     con = duckdb.connect()
