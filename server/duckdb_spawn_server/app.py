@@ -357,10 +357,3 @@ class Application:
             table_rows=self._table_rows,
             schema_cache=self._schema_snapshots,
         )
-
-
-def grpc_channel_target(app: Application) -> str:
-    return f"127.0.0.1:{app.grpc_port}"
-
-
-__all__ = ["Application", "grpc", "grpc_channel_target"]

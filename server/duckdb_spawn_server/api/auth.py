@@ -31,7 +31,7 @@ from ..observability.audit import AuditLog, AuditRecord
 from ..security.tokens import TokenRegistry
 from .access_policy import HEALTH_SERVICE, Access, AccessPolicy
 from .errors import code_for
-from .handlers import Behavior, WrappingInterceptor, split_method
+from .handlers import Behavior, Handler, WrappingInterceptor, split_method
 
 _BEARER = re.compile(r"\s*bearer\s+(\S+)\s*", re.IGNORECASE)
 # Who a call is recorded as when its credentials could not be checked (e.g. a wrong token).
@@ -80,13 +80,13 @@ class AuthInterceptor(WrappingInterceptor):
         self._audit = audit
         self._rate_limiter = rate_limiter
 
-    def wrap(self, behavior: Behavior, streaming: bool, method: str) -> Behavior:
+    def wrap(self, behavior: Behavior, handler: Handler, method: str) -> Behavior:
         # Decided once per method; who is calling is decided per call, inside the wrapper.
         access, role = self._policy.access(method)
         if split_method(method)[0] == HEALTH_SERVICE:  # probes: no credentials, no rate limit
             return behavior
         audited = access is Access.ROLE and role is Role.ADMIN
-        return self._guard(behavior, streaming, method, access, role, audited)
+        return self._guard(behavior, handler.response_streaming, method, access, role, audited)
 
     def _admit(self, context: grpc.ServicerContext, request: Any, method: str,
                access: Access, role: Role) -> Principal:

@@ -28,12 +28,6 @@ def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
     return dict(struct.items())
 
 
-def dict_to_struct(values: dict[str, Any]) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    struct.update(values)
-    return struct
-
-
 def timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime(moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment)

@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 
 from ..domain.errors import Unavailable
-from .handlers import Behavior, WrappingInterceptor, split_method
+from .handlers import Behavior, Handler, WrappingInterceptor, split_method
 
 _ALWAYS_OPEN = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
                 "grpc.reflection.v1.ServerReflection")
@@ -49,9 +49,9 @@ class DrainGate(WrappingInterceptor):
                 self._lock.wait(remaining)
         return True
 
-    def wrap(self, behavior: Behavior, streaming: bool, method: str) -> Behavior:
+    def wrap(self, behavior: Behavior, handler: Handler, method: str) -> Behavior:
         service, _ = split_method(method)
-        return behavior if service in _ALWAYS_OPEN else self._track(behavior, streaming)
+        return behavior if service in _ALWAYS_OPEN else self._track(behavior, handler.response_streaming)
 
     def _enter(self) -> None:
         with self._lock:

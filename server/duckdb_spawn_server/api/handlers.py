@@ -7,7 +7,7 @@ so each interceptor only writes the wrapping itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -15,6 +15,7 @@ import grpc
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
 # (behavior, returns_stream) -> wrapped behavior
 Wrapper = Callable[[Behavior, bool], Behavior]
+Handler = grpc.RpcMethodHandler
 
 
 def wrap_handler(handler: grpc.RpcMethodHandler | None, wrapper: Wrapper) -> grpc.RpcMethodHandler | None:
@@ -38,13 +39,14 @@ class WrappingInterceptor(grpc.ServerInterceptor):
     call, so per-call work there delays every other call. Subclasses only
     say how to wrap a behaviour (`wrap`); the wrapped handler is cached per
     method, and all per-call work happens inside the wrapper, on the
-    worker thread that runs the call.
+    worker thread that runs the call. `wrap` sees the method's handler, so it
+    can read `request_streaming` / `response_streaming`.
     """
 
     def __init__(self) -> None:
         self._cache: dict[str, grpc.RpcMethodHandler | None] = {}
 
-    def wrap(self, behavior: Behavior, streaming: bool, method: str) -> Behavior:
+    def wrap(self, behavior: Behavior, handler: Handler, method: str) -> Behavior:
         raise NotImplementedError
 
     def intercept_service(self, continuation: Callable[..., Any],
@@ -54,10 +56,11 @@ class WrappingInterceptor(grpc.ServerInterceptor):
             return self._cache[method]
         except KeyError:
             pass
-        handler = wrap_handler(continuation(handler_call_details), lambda b, s: self.wrap(b, s, method))
-        if handler is not None:  # unknown methods stay uncached: the set is unbounded
-            self._cache[method] = handler
-        return handler
+        handler = continuation(handler_call_details)
+        wrapped = wrap_handler(handler, lambda behavior, _: self.wrap(behavior, handler, method))
+        if wrapped is not None:  # unknown methods stay uncached: the set is unbounded
+            self._cache[method] = wrapped
+        return wrapped
 
 
 def split_method(full_method: str) -> tuple[str, str]:
@@ -65,6 +68,3 @@ def split_method(full_method: str) -> tuple[str, str]:
     _, service, method = full_method.split("/", 2) if full_method.count("/") >= 2 else ("", "", full_method)
     return service, method
 
-
-def iterate(result: Any) -> Iterator[Any]:
-    yield from result

@@ -16,14 +16,14 @@ import grpc
 from ..domain.errors import DomainError
 from ..observability.logging_setup import stack_without_message
 from .errors import internal_status, status_for
-from .handlers import Behavior, WrappingInterceptor
+from .handlers import Behavior, Handler, WrappingInterceptor
 
 log = logging.getLogger(__name__)
 
 
 class ErrorInterceptor(WrappingInterceptor):
-    def wrap(self, behavior: Behavior, streaming: bool, method: str) -> Behavior:
-        return _map_errors(behavior, streaming, method)
+    def wrap(self, behavior: Behavior, handler: Handler, method: str) -> Behavior:
+        return _map_errors(behavior, handler.response_streaming, method)
 
 
 def _abort(context: grpc.ServicerContext, error: BaseException, method: str) -> None:

@@ -12,7 +12,7 @@ GRPC_MAX_MESSAGE_BYTES are refused with a message naming that limit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -22,7 +22,7 @@ from google.protobuf import struct_pb2
 
 from ..domain.errors import ResourceExhausted
 from ..domain.limits import ImportBudget, Limits
-from .handlers import Behavior, WrappingInterceptor, wrap_handler
+from .handlers import Behavior, Handler, WrappingInterceptor
 
 MESSAGE_SIZE_VARIABLE = "GRPC_MAX_MESSAGE_BYTES"
 
@@ -33,19 +33,10 @@ class RequestLimits(WrappingInterceptor):
         self.limits = limits
         self.max_message_bytes = max_message_bytes
 
-    def intercept_service(self, continuation: Callable[..., Any],
-                          handler_call_details: grpc.HandlerCallDetails) -> Any:
-        method = handler_call_details.method
-        if method in self._cache:
-            return self._cache[method]
-        handler = continuation(handler_call_details)
-        if handler is None or not method.startswith("/duckdb_spawn."):
-            return handler
-        request_streaming = bool(handler.request_streaming)
-        wrapped = wrap_handler(handler, lambda behavior, streaming: self._limit(behavior, streaming,
-                                                                                  request_streaming))
-        self._cache[method] = wrapped
-        return wrapped
+    def wrap(self, behavior: Behavior, handler: Handler, method: str) -> Behavior:
+        if not method.startswith("/duckdb_spawn."):
+            return behavior  # health and reflection carry nothing to limit
+        return self._limit(behavior, handler.response_streaming, handler.request_streaming)
 
     def _limit(self, behavior: Behavior, response_streaming: bool, request_streaming: bool) -> Behavior:
         def admit(request: Any) -> Any:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -29,7 +29,7 @@ from ..observability.request_context import (
     reset_request_id,
     set_request_id,
 )
-from .handlers import Behavior, split_method
+from .handlers import Behavior, Handler, WrappingInterceptor, split_method
 from .outcome import final_code
 
 log = logging.getLogger("duckdb_spawn_server.rpc")
@@ -40,35 +40,10 @@ _QUIET_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerRefle
 _SERVER_FAULTS = (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.DATA_LOSS)
 
 
-class RequestLogInterceptor(grpc.ServerInterceptor):
-    def __init__(self) -> None:
-        self._cache: dict[str, grpc.RpcMethodHandler] = {}
-
-    def intercept_service(self, continuation: Callable[..., Any],
-                          handler_call_details: grpc.HandlerCallDetails) -> Any:
-        full_method = handler_call_details.method
-        cached = self._cache.get(full_method)
-        if cached is not None:
-            return cached
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        wrapped = self._wrap(handler, full_method)
-        self._cache[full_method] = wrapped
-        return wrapped
-
-    @staticmethod
-    def _wrap(handler: grpc.RpcMethodHandler, full_method: str) -> grpc.RpcMethodHandler:
-        call = _Method(full_method, quiet=split_method(full_method)[0] in _QUIET_SERVICES)
-        if handler.unary_unary:
-            return handler._replace(unary_unary=call.unary(handler.unary_unary))
-        if handler.stream_unary:
-            return handler._replace(stream_unary=call.unary(handler.stream_unary))
-        if handler.unary_stream:
-            return handler._replace(unary_stream=call.stream(handler.unary_stream))
-        if handler.stream_stream:
-            return handler._replace(stream_stream=call.stream(handler.stream_stream))
-        return handler
+class RequestLogInterceptor(WrappingInterceptor):
+    def wrap(self, behavior: Behavior, handler: Handler, method: str) -> Behavior:
+        call = _Method(method, quiet=split_method(method)[0] in _QUIET_SERVICES)
+        return call.stream(behavior) if handler.response_streaming else call.unary(behavior)
 
 
 class _Method:

@@ -14,47 +14,27 @@ must act per call on arrival (a concurrency cap) go before this one.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
 
 from ..observability.grpc_metrics import GrpcServerMetrics, MethodMetrics, grpc_type
-from .handlers import Behavior, split_method
+from .handlers import Behavior, Handler, WrappingInterceptor, split_method
 from .outcome import final_code
 
 
-class RpcMetricsInterceptor(grpc.ServerInterceptor):
+class RpcMetricsInterceptor(WrappingInterceptor):
     def __init__(self, metrics: GrpcServerMetrics) -> None:
+        super().__init__()
         self._metrics = metrics
-        self._cache: dict[str, grpc.RpcMethodHandler] = {}
 
-    def intercept_service(self, continuation: Callable[..., Any],
-                          handler_call_details: grpc.HandlerCallDetails) -> Any:
-        full_method = handler_call_details.method
-        cached = self._cache.get(full_method)
-        if cached is not None:
-            return cached
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None  # unknown methods are not counted (nor cached: their set is unbounded)
-        wrapped = self._wrap(handler, full_method)
-        self._cache[full_method] = wrapped
-        return wrapped
-
-    def _wrap(self, handler: grpc.RpcMethodHandler, full_method: str) -> grpc.RpcMethodHandler:
-        service, method = split_method(full_method)
+    def wrap(self, behavior: Behavior, handler: Handler, method: str) -> Behavior:
+        service, name = split_method(method)
         kind = grpc_type(handler.request_streaming, handler.response_streaming)
-        metrics = self._metrics.method(kind, service, method)
-        if handler.unary_unary:
-            return handler._replace(unary_unary=_unary(handler.unary_unary, metrics, request_stream=False))
-        if handler.stream_unary:
-            return handler._replace(stream_unary=_unary(handler.stream_unary, metrics, request_stream=True))
-        if handler.unary_stream:
-            return handler._replace(unary_stream=_stream(handler.unary_stream, metrics, request_stream=False))
-        if handler.stream_stream:
-            return handler._replace(stream_stream=_stream(handler.stream_stream, metrics, request_stream=True))
-        return handler
+        metrics = self._metrics.method(kind, service, name)
+        observe = _stream if handler.response_streaming else _unary
+        return observe(behavior, metrics, request_stream=handler.request_streaming)
 
 
 def _counted(requests: Iterator[Any], metrics: MethodMetrics) -> Iterator[Any]:

@@ -7,7 +7,7 @@ stack traces: they are written for the client.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -123,18 +123,3 @@ class PermissionDenied(DomainError):
 
 class DeadlineExceeded(DomainError):
     reason = "DEADLINE_EXCEEDED"
-
-
-@dataclass
-class ViolationCollector:
-    """Accumulates violations so that every one is reported at once."""
-
-    prefix: str = ""
-    violations: list[FieldViolation] = field(default_factory=list)
-
-    def add(self, field_name: str, description: str, reason: str = "INVALID_VALUE") -> None:
-        self.violations.append(FieldViolation(self.prefix + field_name, description, reason))
-
-    def raise_if_any(self, message: str, reason: str = "INVALID_ATTRIBUTES") -> None:
-        if self.violations:
-            raise InvalidArgument(message, violations=self.violations, reason=reason)

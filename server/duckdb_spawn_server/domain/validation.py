@@ -123,9 +123,6 @@ class AttributeValidator:
         """The compiled rules of a client-writable column (bulk validation reuses them)."""
         return self._columns.get(name)
 
-    def is_output_only(self, name: str) -> bool:
-        return name in self._ignored
-
     def _convert_given(self, attributes: Mapping[str, Any], prefix: str,
                        violations: list[FieldViolation]) -> dict[str, Any]:
         row: dict[str, Any] = {}

@@ -20,10 +20,6 @@ _ACCEPTABLE = re.compile(r"[A-Za-z0-9._:/=+@-]{1,128}")
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 
-def current_request_id() -> str | None:
-    return _current.get()
-
-
 def set_request_id(request_id: str | None) -> contextvars.Token[str | None]:
     return _current.set(request_id)
 

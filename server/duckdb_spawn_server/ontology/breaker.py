@@ -52,10 +52,6 @@ class CircuitBreaker:
             return CircuitState.OPEN
         return CircuitState.HALF_OPEN
 
-    @property
-    def consecutive_failures(self) -> int:
-        return self._failures
-
     def allow(self) -> bool:
         """True if a call may go out now (in HALF_OPEN: only the one trial call)."""
         with self._lock:

@@ -14,7 +14,6 @@ from ..domain.errors import NotFound
 from ..domain.projects import ActiveSchema
 from ..domain.schema import TableSchema
 from ..observability.schema_status import SchemaCacheSnapshot
-from .mock import mock_schema
 
 
 class StaticSchemaProvider:
@@ -22,16 +21,6 @@ class StaticSchemaProvider:
         self._active = {sid: ActiveSchema.compile(schema, source) for sid, schema in schemas.items()}
         self._source = source
         self._loaded_at = time.monotonic()
-
-    @classmethod
-    def from_mock(cls, schema_ids: tuple[str, ...]) -> StaticSchemaProvider:
-        schemas = {}
-        for schema_id in schema_ids:
-            schema = mock_schema(schema_id)
-            if schema is None:
-                raise ValueError(f"the built-in mock has no schema {schema_id!r}")
-            schemas[schema_id] = schema
-        return cls(schemas)
 
     def schema_ids(self) -> tuple[str, ...]:
         return tuple(self._active)

@@ -64,12 +64,6 @@ class TableLayouts:
             self._cache[table] = layout or MISSING
             self._verdicts.clear()
 
-    def invalidate(self, table: str | None = None) -> None:
-        with self._lock:
-            if table is None:
-                self._cache.clear()
-            else:
-                self._cache.pop(table, None)
             self._verdicts.clear()
 
     # -- writes -------------------------------------------------------------------
