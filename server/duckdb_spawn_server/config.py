@@ -195,8 +195,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("WRITE_GROUP_MAX", "write_group_max", "1024", _int_range(1, 100_000),
              "Most writes committed in one group transaction."),
     Variable("WRITE_GROUP_DELAY_MS", "write_group_delay_ms", "2", _float_range(0, 100),
-             "When writes arrive concurrently, milliseconds the writer waits for more before committing a "
-             "group (fewer, larger transactions; 0: commit at once)."),
+             "When writes arrive concurrently, the writer keeps gathering a group while the next write "
+             "arrives within this many milliseconds, for at most 10 times as long in all (fewer, larger "
+             "transactions; 0: commit at once)."),
     Variable("ONTO_SERVER_URL", "onto_server_url", "http://localhost:8001", _http_url,
              "Base URL of the ontology server."),
     Variable("ONTO_SERVER_TIMEOUT", "onto_server_timeout", "5", _float_range(0.05, 300),

@@ -1,5 +1,5 @@
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -74,3 +74,26 @@ def test_output_values_are_exact_and_struct_safe() -> None:
     assert to_json_value(date(2026, 1, 2)) == "2026-01-02"
     assert to_json_value(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05Z"
     assert to_json_value(datetime(2026, 1, 2, 3, 4, 5, 600)) == "2026-01-02T03:04:05.000600Z"
+
+
+def test_output_values_of_every_kind_including_subclasses() -> None:
+    import enum
+    from datetime import timezone
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    class Stamp(datetime):
+        pass
+
+    assert to_json_value(None) is None
+    assert to_json_value(True) is True  # a bool stays a bool, not the number 1
+    assert to_json_value("x") == "x"
+    assert to_json_value(1.5) == 1.5
+    assert to_json_value(float("inf")) == "inf"
+    assert to_json_value(-(2**60)) == str(-(2**60))
+    assert to_json_value(Level.HIGH) == 3.0
+    assert to_json_value(Stamp(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05Z"
+    assert to_json_value(datetime(2026, 1, 2, 4, 4, 5, tzinfo=timezone(timedelta(hours=1)))) == "2026-01-02T03:04:05Z"
+    some_id = uuid.uuid4()
+    assert to_json_value(some_id) == str(some_id)

@@ -120,7 +120,8 @@ class Idempotency:
                                   reason="REQUEST_ID_REUSED", metadata={"request_id": key.request_id})
         return json.loads(logged.outcome)
 
-    def entry(self, key: RequestKey | None, outcome: Any) -> LogEntry | None:
+    def entry(self, key: RequestKey | None, outcome: Callable[[], Any]) -> LogEntry | None:
+        """The log entry for a request with an id; `outcome` is only computed then (most requests have none)."""
         if key is None:
             return None
-        return LogEntry(key, json.dumps(outcome, separators=(",", ":")), self.clock(), self.cutoff())
+        return LogEntry(key, json.dumps(outcome(), separators=(",", ":")), self.clock(), self.cutoff())

@@ -146,7 +146,7 @@ def run_import(manager: ProjectManager, chunks: Iterable[ImportChunk | None], mo
             return report  # nothing written, nothing to remember
         report.imported = spool.rows
         try:
-            spool.commit(ImportStamp(manager.clock(), active.schema.version), requests.entry(key, report.to_json()),
+            spool.commit(ImportStamp(manager.clock(), active.schema.version), requests.entry(key, report.to_json),
                          timeout)
         except RequestReplayed as replayed:
             assert key is not None

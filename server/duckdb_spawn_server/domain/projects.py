@@ -223,7 +223,7 @@ class ProjectManager:
     def _insert(self, active: ActiveSchema, records: list[ProjectRecord], request: RequestKey | None,
                 timeout: float | None) -> list[ProjectRecord]:
         """One atomic insert, logged under the request id when there is one."""
-        log = self.requests.entry(request, [r.to_json() for r in records])
+        log = self.requests.entry(request, lambda: [r.to_json() for r in records])
         try:
             outcome = self.store.insert(active.schema, records, atomic=True, timeout=timeout, log=log)[0]
         except RequestReplayed as replayed:
@@ -339,7 +339,7 @@ class ProjectManager:
             record = self._merged(active, current, patch, replace_all)
             try:
                 replaced = self.store.replace(active.schema, record, current.etag, timeout=timeout,
-                                              log=self.requests.entry(request, record.to_json()))
+                                              log=self.requests.entry(request, record.to_json))
             except RequestReplayed as replayed:
                 assert request is not None
                 return ProjectRecord.from_json(self.requests.check(request, replayed.logged))

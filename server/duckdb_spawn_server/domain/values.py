@@ -236,21 +236,41 @@ def _uuid(value: Any) -> uuid.UUID:
 
 def to_json_value(value: Any) -> Any:
     """The Struct-safe form of a typed value (exact: decimals and big ints as strings)."""
+    convert = _JSON_BY_TYPE.get(type(value))  # exact types first: every response converts every value
+    return convert(value) if convert is not None else _to_json_slow(value)
+
+
+def _int_to_json(value: int) -> Any:
+    return float(value) if abs(value) <= MAX_SAFE_INTEGER else str(value)
+
+
+def _float_to_json(value: float) -> Any:
+    return value if math.isfinite(value) else str(value)
+
+
+def _decimal_to_json(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _to_json_slow(value: Any) -> Any:
+    """Subclasses (and anything else) by isinstance, most specific first."""
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
-        return float(value) if abs(value) <= MAX_SAFE_INTEGER else str(value)
+        return _int_to_json(value)
     if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
+        return _float_to_json(value)
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return _decimal_to_json(value)
     if isinstance(value, datetime):
         return format_timestamp(value)
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
     return str(value)
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 def to_text(value: Any) -> str:
@@ -268,3 +288,9 @@ def format_timestamp(value: datetime) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(timespec="microseconds" if value.microsecond else "seconds") + "Z"
+
+
+_JSON_BY_TYPE: dict[type, Callable[[Any], Any]] = {
+    type(None): _identity, bool: _identity, str: _identity, int: _int_to_json, float: _float_to_json,
+    Decimal: _decimal_to_json, datetime: format_timestamp, date: date.isoformat, uuid.UUID: str,
+}

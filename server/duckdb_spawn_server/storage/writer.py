@@ -119,23 +119,14 @@ class InsertRows(WriteOp):
 def insert_arrow(con: duckdb.DuckDBPyConnection, table_sql: str, rows: pa.Table) -> int:
     """Positional insert of an Arrow table: DuckDB's cheapest bulk path from Python.
 
-    Measured here: `from_arrow(...).insert_into` costs about half the CPU of
-    INSERT ... SELECT from a registered view, and handing DuckDB a bare Arrow
-    C stream (rather than the pyarrow Table, which DuckDB wraps in a
-    pyarrow dataset) holds the GIL for less of the insert.
+    Measured here (15-column table, 10-row batches): `from_arrow(...).insert_into`
+    costs about half the CPU of INSERT ... SELECT from a registered view, and
+    handing DuckDB the bare Arrow C stream capsule rather than a Python object
+    (which DuckDB wraps in a pyarrow dataset scan, holding the GIL) cuts the
+    statement from ~6.9 to ~4.4 ms.
     """
-    con.from_arrow(_ArrowStream(rows)).insert_into(table_sql)
+    con.from_arrow(rows.__arrow_c_stream__()).insert_into(table_sql)
     return rows.num_rows
-
-
-class _ArrowStream:
-    """Exposes only the Arrow PyCapsule stream interface of a table."""
-
-    def __init__(self, table: pa.Table) -> None:
-        self._table = table
-
-    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
-        return self._table.__arrow_c_stream__(requested_schema)
 
 
 @dataclass(frozen=True)
@@ -148,6 +139,11 @@ class WriterStats:
 
 
 _STOP = object()
+# A group keeps gathering while writes arrive less than `group_delay` apart, for at
+# most this many delays in all: callers finishing their validation trickle in, and
+# each DuckDB statement costs milliseconds whatever its size (measured at 32 in
+# flight: groups 9 -> 21 writes, -24% CPU per create, +18% throughput).
+_GATHER_GAPS = 10
 
 
 class GroupCommitWriter:
@@ -209,12 +205,12 @@ class GroupCommitWriter:
                 return
             group = [first]
             stop_after = False
-            # Each DuckDB statement costs milliseconds whatever its size, so when writes
-            # arrive concurrently (the last group held several) wait briefly for more.
-            gather_until = time.monotonic() + (self._group_delay if self._last_group_size > 1 else 0.0)
+            # When writes arrive concurrently (the last group held several), wait briefly for more.
+            gap = self._group_delay if self._last_group_size > 1 else 0.0
+            gather_until = time.monotonic() + gap * _GATHER_GAPS
             while not first.exclusive and len(group) < self._max_group:
                 try:
-                    wait = gather_until - time.monotonic()
+                    wait = min(gap, gather_until - time.monotonic())
                     item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
