@@ -82,7 +82,10 @@ class RequestLimits(WrappingInterceptor):
                 self._check_struct(entry.project.attributes, f"requests[{index}].project.attributes")
 
     def _check_struct(self, struct: struct_pb2.Struct, field_name: str) -> None:
-        if len(struct.fields) > self.limits.max_attributes:  # refuse before measuring every value
+        count = len(struct.fields)
+        if count <= self.limits.max_attributes and struct.ByteSize() <= self.limits.max_attribute_bytes:
+            return  # no attribute (name and value) can be larger than the whole struct: the common case
+        if count > self.limits.max_attributes:  # refuse before measuring every value
             self.limits.check_attributes(dict.fromkeys(struct.fields, 0), field_name)
         self.limits.check_attributes({key: value.ByteSize() for key, value in struct.fields.items()}, field_name)
 
