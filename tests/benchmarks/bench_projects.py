@@ -71,9 +71,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(command: list[str] | None, env: dict[str, str]) -> ServerProcess:
+def start(command: list[str] | None, env: dict[str, str], *, ours: bool) -> ServerProcess:
     process = ServerProcess(env, command=command)
-    if command is None:  # our server logs at WARNING here (access logs would tax both sides): no port line
+    if ours:  # our server logs at WARNING here (access logs would tax both sides): no port line
         process.grpc_port = int(env["GRPC_PORT"])
         channel = grpc.insecure_channel(process.target)
         process.wait_ready(Stubs(channel), timeout=60)
@@ -81,6 +81,16 @@ def start(command: list[str] | None, env: dict[str, str]) -> ServerProcess:
     else:
         process.wait_serving()
     return process
+
+
+def start_ours(workdir: Path, args: argparse.Namespace, extra_env: dict[str, str], stage: str | None = None,
+               ) -> ServerProcess:
+    env = base_env(workdir / f"{stage or 'bench'}.duckdb", GRPC_PORT=str(free_port()),
+                   GRPC_MAX_WORKERS=str(args.workers), LOG_LEVEL="WARNING", **extra_env)
+    if stage is None:
+        return start(None, env, ours=True)
+    return start([sys.executable, "-m", "tests.benchmarks.staged_server"], {**env, "BENCH_STAGE": stage},
+                 ours=True)
 
 
 def seed_names(target: str, count: int) -> list[str]:
@@ -100,19 +110,32 @@ def main() -> int:
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated calls in flight")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for our server (tuning experiments)")
+    parser.add_argument("--stages", nargs="?", const="all", metavar="STAGE,...",
+                        help="CreateProject at the first --concurrency level with parts of our server "
+                             "switched off (tests/benchmarks/staged_server.py), instead of the main table")
     args = parser.parse_args()
-    methods = tuple(args.methods.split(","))
-    levels = tuple(int(c) for c in args.concurrency.split(","))
     extra_env = dict(item.split("=", 1) for item in args.server_env)
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
-    echo = start([sys.executable, "-m", "tests.benchmarks.echo_server", "--workers", str(args.workers)], {})
-    ours = start(None, base_env(workdir / "bench.duckdb", GRPC_PORT=str(free_port()),
-                                GRPC_MAX_WORKERS=str(args.workers), LOG_LEVEL="WARNING", **extra_env))
+    echo = start([sys.executable, "-m", "tests.benchmarks.echo_server", "--workers", str(args.workers)], {},
+                 ours=False)
+    try:
+        if args.stages:
+            print_stages(measure_stages(echo, workdir, args, extra_env))
+        else:
+            print_table(measure_table(echo, workdir, args, extra_env), args)
+    finally:
+        echo.close()
+    return 0
+
+
+def measure_table(echo: ServerProcess, workdir: Path, args: argparse.Namespace,
+                  extra_env: dict[str, str]) -> dict[tuple[str, str, int], list[Result]]:
+    ours = start_ours(workdir, args, extra_env)
     results: dict[tuple[str, str, int], list[Result]] = {}
     try:
         names = {"echo": ["projects/x"], "ours": seed_names(ours.target, 200)}
-        for method in methods:
-            for concurrency in levels:
+        for method in args.methods.split(","):
+            for concurrency in (int(c) for c in args.concurrency.split(",")):
                 calls = args.calls if concurrency > 1 else max(200, args.calls // 5)
                 # Alternate the two servers so drifting machine load hits both alike.
                 for _ in range(args.rounds):
@@ -120,19 +143,52 @@ def main() -> int:
                         results.setdefault((label, method, concurrency), []).append(asyncio.run(
                             drive(process.target, method, concurrency, calls, names[label])))
     finally:
-        echo.close()
         ours.close()
+    return results
+
+
+def print_table(results: dict[tuple[str, str, int], list[Result]], args: argparse.Namespace) -> None:
     print(f"{'method':8} {'in flight':>9} {'echo rps':>9} {'ours rps':>9} {'ratio':>6} "
           f"{'echo p50':>9} {'ours p50':>9} {'echo p99':>9} {'ours p99':>9}")
-    for method in methods:
-        for concurrency in levels:
+    for method in args.methods.split(","):
+        for concurrency in (int(c) for c in args.concurrency.split(",")):
             e = median_result(results[("echo", method, concurrency)])
             o = median_result(results[("ours", method, concurrency)])
             print(f"{method:8} {concurrency:>9} {e.throughput:>9.0f} {o.throughput:>9.0f} "
                   f"{o.throughput / e.throughput:>6.2f} "
                   f"{e.percentile(0.5) * 1e3:>7.2f}ms {o.percentile(0.5) * 1e3:>7.2f}ms "
                   f"{e.percentile(0.99) * 1e3:>7.2f}ms {o.percentile(0.99) * 1e3:>7.2f}ms")
-    return 0
+
+
+def measure_stages(echo: ServerProcess, workdir: Path, args: argparse.Namespace,
+                   extra_env: dict[str, str]) -> list[tuple[str, Result, Result]]:
+    """Per stage: (stage, echo, ours), each the median of rounds alternating with echo."""
+    from tests.benchmarks.staged_server import STAGES
+
+    concurrency = int(args.concurrency.split(",")[0])
+    chosen = STAGES if args.stages == "all" else tuple(args.stages.split(","))
+    unknown = set(chosen) - set(STAGES)
+    if unknown:
+        raise SystemExit(f"unknown stage(s) {', '.join(sorted(unknown))}; known: {', '.join(STAGES)}")
+    measured = []
+    for stage in chosen:
+        ours = start_ours(workdir, args, extra_env, stage)
+        runs: dict[str, list[Result]] = {"echo": [], "ours": []}
+        try:
+            for _ in range(args.rounds):
+                for label, process in (("echo", echo), ("ours", ours)):
+                    runs[label].append(asyncio.run(drive(process.target, "create", concurrency, args.calls, [])))
+        finally:
+            ours.close()
+        measured.append((stage, median_result(runs["echo"]), median_result(runs["ours"])))
+    return measured
+
+
+def print_stages(measured: list[tuple[str, Result, Result]]) -> None:
+    print(f"{'CreateProject stage':20} {'echo rps':>9} {'ours rps':>9} {'ratio':>6} {'ours p50':>9}")
+    for stage, e, o in measured:
+        print(f"{stage:20} {e.throughput:>9.0f} {o.throughput:>9.0f} {o.throughput / e.throughput:>6.2f} "
+              f"{o.percentile(0.5) * 1e3:>7.2f}ms")
 
 
 def median_result(runs: list[Result]) -> Result:
