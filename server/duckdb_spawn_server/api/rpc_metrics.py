@@ -43,13 +43,18 @@ def _counted(requests: Iterator[Any], metrics: MethodMetrics) -> Iterator[Any]:
         yield request
 
 
+def _begin(request: Any, metrics: MethodMetrics, request_stream: bool) -> Any:
+    """Counts the call as started and its request(s) as received; returns what the handler reads."""
+    metrics.start()
+    if request_stream:
+        return _counted(request, metrics)
+    metrics.received.inc()
+    return request
+
+
 def _unary(behavior: Behavior, metrics: MethodMetrics, *, request_stream: bool) -> Behavior:
     def observed(request: Any, context: grpc.ServicerContext) -> Any:
-        metrics.start()
-        if request_stream:
-            request = _counted(request, metrics)
-        else:
-            metrics.received.inc()
+        request = _begin(request, metrics, request_stream)
         started = time.perf_counter()
         error: BaseException | None = None
         try:
@@ -69,11 +74,7 @@ def _unary(behavior: Behavior, metrics: MethodMetrics, *, request_stream: bool) 
 
 def _stream(behavior: Behavior, metrics: MethodMetrics, *, request_stream: bool) -> Behavior:
     def observed(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        metrics.start()
-        if request_stream:
-            request = _counted(request, metrics)
-        else:
-            metrics.received.inc()
+        request = _begin(request, metrics, request_stream)
         started = time.perf_counter()
         error: BaseException | None = None
         try:

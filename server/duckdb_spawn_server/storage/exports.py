@@ -16,8 +16,6 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -27,7 +25,7 @@ import pyarrow.parquet as pq
 from ..domain.queries import ExportFormat, ProjectQuery
 from ..domain.schema import Column, TableSchema
 from ..domain.types import TypeKind
-from ..domain.values import format_timestamp
+from ..domain.values import to_json_value
 from .pool import ConnectionPool
 from .query_sql import order_sql, where_sql
 from .sql import quote_identifier
@@ -84,23 +82,13 @@ class JsonLinesWriter:
         self._sink = sink
 
     def write_batch(self, batch: pa.RecordBatch) -> None:
-        lines = [json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+        lines = [json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=to_json_value)
                  for row in batch.to_pylist()]
         if lines:
             self._sink.write(("\n".join(lines) + "\n").encode())
 
     def close(self) -> None:
         pass
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return format_timestamp(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"cannot encode {type(value).__name__}")
 
 
 class _ParquetWriter:
