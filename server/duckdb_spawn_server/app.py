@@ -20,12 +20,14 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import grpc
 from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 
 from . import __version__
 from .api.admin_servicer import AdminServicer
+from .api.decoding import RequestDecoding
 from .api.drain import DrainGate
 from .api.interceptors import ErrorInterceptor
 from .api.monitoring_servicer import MonitoringServicer
@@ -69,6 +71,7 @@ from .ontology.disk_copy import DiskCopies
 from .ontology.formats import parse_schema_text
 from .security.setup import build_security
 from .storage.database import Database, DatabaseError, DatabaseSettings
+from .storage.disk_guard import DiskSpaceGuard
 from .storage.layouts import TableLayouts
 from .storage.pool import ConnectionPool
 from .storage.probe import DatabaseProbe, database_files, table_row_counts
@@ -98,6 +101,9 @@ class Application:
         self.health = HealthState(OWN_SERVICES)
         self.drain_gate = DrainGate()
         self.storage: Storage | None = None
+        self.disk_guard = DiskSpaceGuard(
+            None if settings.duckdb_path == ":memory:" else Path(settings.duckdb_path).expanduser().absolute().parent,
+            settings.disk_free_reserve)
         self.projects: Deferred[ProjectManager] = Deferred("the project store")
         self.tables: Deferred[TableAdmin] = Deferred("the table store")
         self.schemas: Deferred[SchemaCache] = Deferred("the schema cache")
@@ -112,7 +118,8 @@ class Application:
         self._cpu_check = CpuCheck()
         self.reporter = HealthReporter(
             [("database", self._check_database), ("ontology_server", self.ontology_probe),
-             ("schema_cache", self._check_schemas), ("disk", lambda: disk_check(settings.duckdb_path)),
+             ("schema_cache", self._check_schemas),
+             ("disk", lambda: disk_check(settings.duckdb_path, self.disk_guard.reserve_bytes)),
              ("memory", memory_check), ("cpu", self._cpu_check)],
             __version__, self.start_time, self._start_monotonic)
         self.security = build_security(settings)
@@ -131,10 +138,11 @@ class Application:
             # has mapped domain errors (and the drain gate's refusals). Every interceptor after
             # the concurrency limit computes its wrapping once per method (the first of them
             # caches the whole chain behind it), so anything that depends on the call itself
-            # must happen inside the wrapped behaviour.
+            # must happen inside the wrapped behaviour. RequestDecoding is innermost: an
+            # undecodable body is refused after authentication, like any invalid request.
             interceptors=[self.security.concurrency, RequestLogInterceptor(),
                           RpcMetricsInterceptor(self.metrics.grpc), ErrorInterceptor(), self.drain_gate,
-                          *self.security.interceptors_after_drain()],
+                          *self.security.interceptors_after_drain(), RequestDecoding()],
         )
         # HEALTH_PORT: the same health answers in plaintext, for kubelet probes when the main port is TLS.
         self._health_server: grpc.Server | None = None
@@ -220,8 +228,9 @@ class Application:
         if database is None:
             return
         s = self.settings
+        database.on_invalidated(self._database_invalidated)
         writer = GroupCommitWriter(database, queue_size=s.write_queue_size, max_group=s.write_group_max,
-                                   group_delay=s.write_group_delay_ms / 1000)
+                                   group_delay=s.write_group_delay_ms / 1000, guard=self.disk_guard)
         writer.start()
         pool = ConnectionPool(database, s.duckdb_pool_size)
         self.storage = Storage(database, pool, writer)
@@ -242,7 +251,7 @@ class Application:
         self.schemas.set(schemas)
         self.tables.set(tables)
         spool_dir = None if s.duckdb_path == ":memory:" else str(database.path.parent)  # import spools
-        store = DuckDBProjectStore(pool, writer, layouts, spool_dir=spool_dir)
+        store = DuckDBProjectStore(pool, writer, layouts, spool_dir=spool_dir, guard=self.disk_guard)
         store.prepare()
         retention = timedelta(seconds=s.request_id_retention_seconds)
         self.projects.set(ProjectManager(schemas, store, idempotency=Idempotency(store, retention),
@@ -279,7 +288,8 @@ class Application:
         """Opens DuckDB, retrying with backoff while the file is held by another process."""
         delay = 0.1
         settings = DatabaseSettings(self.settings.duckdb_path, self.settings.duckdb_threads or None,
-                                    self.settings.duckdb_memory_limit or None)
+                                    self.settings.duckdb_memory_limit or None,
+                                    checkpoint_threshold(self.settings.disk_free_reserve))
         while not self._stopping.is_set():
             try:
                 return Database(settings)
@@ -289,10 +299,19 @@ class Application:
                 delay = min(delay * 2, 5.0)
         return None
 
+    def _database_invalidated(self, reason: str) -> None:
+        """DuckDB gave up on the instance: not ready, not alive, so Kubernetes restarts the pod."""
+        self.health.fail_liveness("database", f"the database was invalidated: {reason}")
+
     # -- health checks and live state ------------------------------------------------
     def _check_database(self) -> CheckResult:
         if self.database_probe is None:
             return CheckResult("database", Status.UNHEALTHY, "database not open yet")
+        if self.storage is not None and self.storage.database.invalidated is not None:
+            return CheckResult("database", Status.UNHEALTHY,
+                               "DuckDB invalidated the database after a fatal error; writes are refused and "
+                               f"liveness fails until a restart: {self.storage.database.invalidated}",
+                               {"path": str(self.settings.duckdb_path)})
         result = self.database_probe.check(self.settings.health_database_timeout)
         observed = {"path": str(self.settings.duckdb_path), "latency_ms": round(result.seconds * 1000, 3)}
         if not result.ok:
@@ -315,6 +334,8 @@ class Application:
     def _probe_database(self) -> tuple[bool, str]:
         if self.database_probe is None:
             return False, "database not open yet"
+        if self.storage is not None and self.storage.database.invalidated is not None:
+            return False, "the database was invalidated"
         result = self.database_probe.check(self.settings.health_database_timeout)
         return result.ok, result.error
 
@@ -357,3 +378,15 @@ class Application:
             table_rows=self._table_rows,
             schema_cache=self._schema_snapshots,
         )
+
+
+def checkpoint_threshold(reserve_bytes: int) -> int | None:
+    """DuckDB's WAL checkpoint threshold for a free-space reserve: a quarter of it, 256KiB to 16MiB.
+
+    A checkpoint writes the WAL's content into the database file before it
+    frees anything, so the WAL must stay well inside the reserve the disk
+    guard keeps. None (DuckDB's own 16MiB) when there is no reserve.
+    """
+    if reserve_bytes <= 0:
+        return None
+    return max(256 * 1024, min(16 * 1024 * 1024, reserve_bytes // 4))

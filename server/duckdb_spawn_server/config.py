@@ -95,6 +95,17 @@ def _memory_limit(text: str) -> str:
     return value
 
 
+def _size_bytes(text: str) -> int:
+    """A size such as 128MiB or 1GB (0 allowed) -> bytes."""
+    value = text.strip()
+    if value == "0":
+        return 0
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE)
+    if not match:
+        raise ValueError("expected a size such as 128MiB or 1GB, or 0")
+    return int(float(match.group(1)) * _UNIT_BYTES[match.group(2).upper()])
+
+
 def _nonempty(text: str) -> str:
     if not text.strip():
         raise ValueError("must not be empty")
@@ -190,6 +201,10 @@ VARIABLES: tuple[Variable, ...] = (
              "DuckDB memory limit such as 1GB, or a share of a size such as 75% of 2048MiB "
              "(empty: DuckDB's default, 80% of RAM)."),
     Variable("DUCKDB_POOL_SIZE", "duckdb_pool_size", "8", _int_range(1, 256), "Read connections in the pool."),
+    Variable("DISK_FREE_RESERVE", "disk_free_reserve", "128MiB", _size_bytes,
+             "Free space kept on the database volume: below it writes get UNAVAILABLE (LOW_DISK_SPACE) and "
+             "resume by themselves once space is freed; reads go on. DuckDB checkpoints whenever its WAL "
+             "reaches a quarter of it (at most 16MiB), so a checkpoint always fits (0: no reserve)."),
     Variable("WRITE_QUEUE_SIZE", "write_queue_size", "10000", _int_range(1, 1_000_000),
              "Writes waiting for the writer before callers get UNAVAILABLE."),
     Variable("WRITE_GROUP_MAX", "write_group_max", "1024", _int_range(1, 100_000),
@@ -287,6 +302,7 @@ class Settings:
     duckdb_threads: int
     duckdb_memory_limit: str
     duckdb_pool_size: int
+    disk_free_reserve: int
     write_queue_size: int
     write_group_max: int
     write_group_delay_ms: float

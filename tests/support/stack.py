@@ -33,7 +33,7 @@ class Stack:
         self.pool = ConnectionPool(self.database, 4)
         self.schema = parse_seed_schema(schema_id, document)
         layouts = TableLayouts(self.pool)
-        tables = TableStore(self.pool, self.writer, layouts)
+        self.tables = tables = TableStore(self.pool, self.writer, layouts)
         tables.ensure_catalog()
         tables.create(self.schema)
         self.store = DuckDBProjectStore(self.pool, self.writer, layouts, spool_dir=str(path.parent))

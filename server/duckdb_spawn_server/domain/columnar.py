@@ -283,17 +283,37 @@ def _integer_limits(stype: pa.DataType) -> tuple[int, int]:
 
 
 def read_ipc(data: bytes, message_number: int) -> pa.Table:
+    """The message's table, checked in full (offsets, UTF-8) and with string views as plain strings."""
     try:
-        return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+        table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
     except (pa.ArrowException, OSError, ValueError):
         raise _bad_arrow(message_number, "arrow_ipc is not a valid Arrow IPC stream (schema message plus "
                                          "record batches)", "INVALID_ARROW") from None
+    columns = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        try:
+            # Full validation: IPC reading checks structure only, so a string column may still
+            # hold invalid UTF-8 (or offsets past its data) that would crash the kernels below.
+            column.validate(full=True)
+            if pa.types.is_string_view(column.type) or pa.types.is_large_string(column.type):
+                column = column.cast(pa.string())
+        except (pa.ArrowException, ValueError):
+            problem = "is not valid UTF-8" if pa.types.is_string(column.type) or \
+                pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type) \
+                else "holds invalid data"
+            raise _bad_arrow(message_number, f"column {_printable(name)!r} {problem}", "INVALID_ARROW_DATA",
+                             column=name) from None
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def _bad_arrow(message_number: int, description: str, reason: str) -> InvalidArgument:
+def _bad_arrow(message_number: int, description: str, reason: str, *, column: str | None = None) -> InvalidArgument:
     text = f"message {message_number}: {description}"
+    metadata = {"message_number": str(message_number)}
+    if column is not None:
+        metadata["column"] = _printable(column)
     return InvalidArgument(f"arrow_ipc is invalid in {text}", violations=[FieldViolation("arrow_ipc", text, reason)],
-                           reason="INVALID_ARROW", metadata={"message_number": str(message_number)})
+                           reason="INVALID_ARROW", metadata=metadata)
 
 
 def _printable(name: str) -> str:

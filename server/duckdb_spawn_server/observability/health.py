@@ -59,6 +59,14 @@ class HealthState:
                 self._failing[name] = reason
             self._publish()
 
+    def fail_liveness(self, dependency: str, reason: str) -> None:
+        """The process cannot recover by itself: liveness and readiness go NOT_SERVING for good."""
+        with self._lock:
+            self._failing[dependency] = reason
+            self._publish()
+        self.servicer.set(LIVENESS, health_pb2.HealthCheckResponse.NOT_SERVING)
+        log.critical("liveness failing; the process needs a restart", extra={"reason": reason})
+
     def start_draining(self) -> None:
         with self._lock:
             self._draining = True

@@ -4,6 +4,13 @@ A DuckDB file admits a single process, so the service opens it once and
 hands out cursors (connections sharing the instance): one per pool slot for
 reads, one for the group-commit writer. Extension auto-install and
 auto-load are off: the service never downloads anything at run time.
+
+It also knows when DuckDB has given up: a fatal error (typically a
+checkpoint that met a full disk) invalidates the instance until the process
+restarts. `failure()` turns such errors into what a client can act on
+(UNAVAILABLE, never INTERNAL) and tells the listeners once, so health can
+fail liveness and Kubernetes restarts the pod; the restart replays the WAL,
+which holds every acknowledged commit.
 """
 
 from __future__ import annotations
@@ -12,10 +19,14 @@ import importlib.util
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from ..domain.errors import Unavailable
+from .disk_guard import low_disk_space
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +43,16 @@ class DatabaseSettings:
     path: str
     threads: int | None = None  # None: DuckDB's default (the cpu count)
     memory_limit: str | None = None  # e.g. "1GB"; None: DuckDB's default (80% of RAM)
+    # WAL size that triggers an automatic checkpoint; None: DuckDB's default (16 MiB).
+    checkpoint_threshold_bytes: int | None = None
 
 
 class DatabaseError(RuntimeError):
     """The database cannot be opened or used; the message is safe to log."""
+
+
+DATABASE_INVALIDATED = "DATABASE_INVALIDATED"
+_NO_SPACE = "No space left on device"
 
 
 class Database:
@@ -46,6 +63,8 @@ class Database:
         self.path = Path(settings.path)
         self._lock = threading.Lock()
         self._closed = False
+        self.invalidated: str | None = None  # why DuckDB invalidated the instance, once it has
+        self._invalidation_listeners: list[Callable[[str], None]] = []
         if settings.path != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, str | bool | int] = {
@@ -56,6 +75,8 @@ class Database:
             config["threads"] = settings.threads
         if settings.memory_limit:
             config["memory_limit"] = settings.memory_limit
+        if settings.checkpoint_threshold_bytes:
+            config["checkpoint_threshold"] = f"{settings.checkpoint_threshold_bytes}B"
         try:
             self._connection = duckdb.connect(settings.path, config=config)
         except duckdb.Error as error:
@@ -67,6 +88,49 @@ class Database:
             "SELECT current_setting('threads'), current_setting('memory_limit')").fetchall()[0]
         log.info("database opened", extra={"path": str(self.path), "duckdb_threads": threads,
                                            "duckdb_memory_limit": memory_limit})
+
+    @property
+    def in_memory(self) -> bool:
+        return self.settings.path == ":memory:"
+
+    # -- failures -------------------------------------------------------------------
+    def on_invalidated(self, listener: Callable[[str], None]) -> None:
+        """`listener(reason)` runs once, in the thread that met the fatal error."""
+        self._invalidation_listeners.append(listener)
+
+    def failure(self, error: BaseException) -> Unavailable | None:
+        """The client-facing error for a failure of the database itself; None for anything else.
+
+        Disk full is retryable once space is freed; an invalidated instance
+        is retryable on another replica or after the restart it needs.
+        """
+        text = str(error)
+        if isinstance(error, duckdb.FatalException) or "database has been invalidated" in text:
+            self._invalidate(text)
+            return database_invalidated()
+        if self.invalidated is not None:  # errors that follow the fatal one are the same story
+            return database_invalidated()
+        if isinstance(error, duckdb.Error) and _NO_SPACE in text:
+            return low_disk_space()
+        return None
+
+    def check_usable(self) -> None:
+        if self.invalidated is not None:
+            raise database_invalidated()
+
+    def _invalidate(self, text: str) -> None:
+        with self._lock:
+            if self.invalidated is not None:
+                return
+            # DuckDB's first line names the cause (e.g. the checkpoint's write error); no SQL in it.
+            self.invalidated = text.splitlines()[0][:300] if text else "fatal error"
+        log.critical("DuckDB invalidated the database; writes are refused and liveness fails until "
+                     "a restart", extra={"error": self.invalidated})
+        for listener in self._invalidation_listeners:
+            try:
+                listener(self.invalidated)
+            except Exception:  # a listener must not hide the failure from the others
+                log.exception("invalidation listener failed")
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
@@ -87,9 +151,19 @@ class Database:
             if self._closed:
                 return
             self._closed = True
+            if self.invalidated is None:  # an invalidated instance refuses; the WAL holds every commit
+                try:
+                    self._connection.execute("CHECKPOINT")
+                except duckdb.Error as error:  # the WAL still holds every commit
+                    log.warning("checkpoint at shutdown failed: %s", str(error).splitlines()[0][:300])
             try:
-                self._connection.execute("CHECKPOINT")
-            except duckdb.Error as error:  # the WAL still holds every commit
-                log.warning("checkpoint at shutdown failed: %s", error)
-            self._connection.close()
+                self._connection.close()
+            except duckdb.Error as error:
+                log.warning("closing the database failed: %s", str(error).splitlines()[0][:300])
         log.info("database closed", extra={"path": str(self.path)})
+
+
+def database_invalidated() -> Unavailable:
+    return Unavailable("the database failed and must be restarted; this replica refuses writes until then "
+                       "(every acknowledged write is kept)", retry_after_seconds=5.0,
+                       reason=DATABASE_INVALIDATED)

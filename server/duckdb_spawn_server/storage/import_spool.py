@@ -11,9 +11,11 @@ transaction. The file is deleted when the import ends, whatever happens.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from ..domain.idempotency import LogEntry, RequestReplayed
 from ..domain.imports import ImportStamp
 from ..domain.schema import ColumnRole, TableSchema
 from .ddl import CREATE_TIME, ETAG, SCHEMA_VERSION, UPDATE_TIME
+from .disk_guard import DiskSpaceGuard, low_disk_space
 from .request_log import DuckDBRequestLog, Replayed
 from .sql import quote_identifier
 from .writer import Execute, GroupCommitWriter
@@ -44,10 +47,21 @@ def remove_orphaned_spools(directory: str | None) -> int:
     return removed
 
 
+@contextlib.contextmanager
+def _full_disk_is_unavailable() -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise low_disk_space() from None
+        raise
+
+
 class ImportSpool:
     def __init__(self, schema: TableSchema, writer: GroupCommitWriter, requests: DuckDBRequestLog,
-                 directory: str | None = None) -> None:
+                 directory: str | None = None, guard: DiskSpaceGuard | None = None) -> None:
         self._schema = schema
+        self._guard = guard
         self._writer = writer
         self._requests = requests
         handle, self._path = tempfile.mkstemp(prefix=_PREFIX, suffix=".arrows", dir=directory)
@@ -60,13 +74,17 @@ class ImportSpool:
         return self._rows
 
     def append(self, table: pa.Table) -> None:
-        if self._stream is None:
-            self._stream = pa.ipc.new_stream(self._file, table.schema)
-        self._stream.write_table(table)
+        if self._guard is not None:  # the spool shares the database's volume
+            self._guard.check(table.nbytes)
+        with _full_disk_is_unavailable():
+            if self._stream is None:
+                self._stream = pa.ipc.new_stream(self._file, table.schema)
+            self._stream.write_table(table)
         self._rows += table.num_rows
 
     def commit(self, stamp: ImportStamp, log: LogEntry | None, timeout: float | None) -> int:
-        self._finish_file()
+        with _full_disk_is_unavailable():
+            self._finish_file()
         rows = self._rows
 
         def write(con: duckdb.DuckDBPyConnection) -> int:
@@ -74,10 +92,18 @@ class ImportSpool:
                 self._insert(con, stamp)
             return rows
 
-        result = self._writer.run(Execute(self._requests.guarded(log, write)), timeout)
+        # The rows land in the database once more than the spool holds them: ask the guard for that room.
+        result = self._writer.run(Execute(self._requests.guarded(log, write), estimated_bytes=self._spooled_bytes()),
+                                  timeout)
         if isinstance(result, Replayed):
             raise RequestReplayed(result.logged)
         return int(result)
+
+    def _spooled_bytes(self) -> int:
+        try:
+            return os.path.getsize(self._path)
+        except OSError:
+            return 0
 
     def close(self) -> None:
         with contextlib.suppress(OSError, pa.ArrowException):

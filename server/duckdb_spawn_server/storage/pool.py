@@ -2,7 +2,9 @@
 
 DuckDB connections are not safe to share across threads, so each RPC
 borrows one for the length of its query and gives it back. The pool also
-keeps the numbers operators need (in use, idle, waiting, mean wait).
+keeps the numbers operators need (in use, idle, waiting, mean wait). A
+query that fails because the database itself failed (invalidated, disk
+full) raises the client-facing UNAVAILABLE from `Database.failure`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class PoolStats:
 
 class ConnectionPool:
     def __init__(self, database: Database, size: int) -> None:
+        self._database = database
         self._idle: queue.LifoQueue[duckdb.DuckDBPyConnection] = queue.LifoQueue()
         for _ in range(size):
             self._idle.put(database.cursor())
@@ -60,6 +63,11 @@ class ConnectionPool:
             self._wait_total += time.monotonic() - start
         try:
             yield con
+        except duckdb.Error as error:
+            failure = self._database.failure(error)
+            if failure is not None:
+                raise failure from None
+            raise
         finally:
             self._idle.put(con)
 

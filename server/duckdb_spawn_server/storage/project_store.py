@@ -27,6 +27,7 @@ from ..domain.schema import TableSchema
 from ..domain.summaries import Summary, SummaryPlan
 from .arrow_rows import records_to_arrow
 from .ddl import ETAG, SCHEMA_VERSION, UPDATE_TIME
+from .disk_guard import DiskSpaceGuard
 from .exports import export_chunks
 from .import_spool import ImportSpool, remove_orphaned_spools
 from .layouts import TableLayouts
@@ -42,8 +43,9 @@ _DUPLICATE_KEY = re.compile(r'Duplicate key "[^":]*:\s*([0-9a-fA-F-]{36})')
 
 class DuckDBProjectStore:
     def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts,
-                 spool_dir: str | None = None) -> None:
+                 spool_dir: str | None = None, guard: DiskSpaceGuard | None = None) -> None:
         self._pool = pool
+        self._guard = guard
         self._writer = writer
         self._layouts = layouts
         self._requests = DuckDBRequestLog(pool, writer)
@@ -170,7 +172,7 @@ class DuckDBProjectStore:
 
     # -- bulk -------------------------------------------------------------------
     def begin_import(self, schema: TableSchema) -> ImportSpool:
-        return ImportSpool(schema, self._writer, self._requests, directory=self._spool_dir)
+        return ImportSpool(schema, self._writer, self._requests, directory=self._spool_dir, guard=self._guard)
 
     def export(self, schema: TableSchema, query: ProjectQuery, export_format: ExportFormat) -> Iterator[
             tuple[bytes, int]]:

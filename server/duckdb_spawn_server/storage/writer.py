@@ -10,6 +10,14 @@ halves and retried, so a bad op fails only its own RPC. The queue is
 bounded: when it is full, callers get UNAVAILABLE instead of piling up.
 DDL ops are `exclusive`: they commit alone, because DuckDB refuses to
 alter a table in a transaction that has already updated it.
+
+Every group is an explicit BEGIN ... COMMIT, even a single statement:
+DuckDB 1.5's relation API (`from_arrow(...).insert_into`) in autocommit
+reports success when its commit's WAL write fails (disk full), and the rows
+are then gone; an explicit COMMIT raises. Failures of the database itself
+(disk full, an invalidated instance) fail the whole group at once with
+UNAVAILABLE instead of being bisected, and before each group the disk guard
+refuses writes that would eat into the volume's free-space reserve.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import pyarrow as pa
 
 from ..domain.errors import DeadlineExceeded, DomainError, Unavailable
 from .database import Database
+from .disk_guard import DiskSpaceGuard
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +58,7 @@ class WriteOp:
     """A unit of work applied inside a group's transaction."""
 
     exclusive = False  # True: committed in a transaction of its own
+    estimated_bytes = 0  # what the op will add to the volume, when known (bulk loads)
 
     def __init__(self, translate_error: ErrorTranslator | None = None) -> None:
         self.future: Future[Any] = Future()
@@ -66,15 +76,21 @@ class WriteOp:
         translated = self._translate(error)
         self.future.set_exception(translated if isinstance(translated, Exception) else opaque_error(error))
 
+    def refuse(self, error: DomainError) -> None:
+        """Fails the op with a client-facing error as it is (no translation)."""
+        self.future.set_exception(error)
+
 
 class Execute(WriteOp):
     """Runs `fn(connection)` inside the group's transaction; its return value is the result."""
 
     def __init__(self, fn: Callable[[duckdb.DuckDBPyConnection], Any],
-                 translate_error: ErrorTranslator | None = None, *, exclusive: bool = False) -> None:
+                 translate_error: ErrorTranslator | None = None, *, exclusive: bool = False,
+                 estimated_bytes: int = 0) -> None:
         super().__init__(translate_error)
         self._fn = fn
         self.exclusive = exclusive
+        self.estimated_bytes = estimated_bytes
 
     def apply(self, con: duckdb.DuckDBPyConnection) -> Any:
         return self._fn(con)
@@ -148,7 +164,9 @@ _GATHER_GAPS = 10
 
 class GroupCommitWriter:
     def __init__(self, database: Database, *, queue_size: int = 10_000, max_group: int = 1024,
-                 group_delay: float = 0.0) -> None:
+                 group_delay: float = 0.0, guard: DiskSpaceGuard | None = None) -> None:
+        self._database = database
+        self._guard = guard
         self._con = database.cursor()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._max_group = max_group
@@ -167,6 +185,10 @@ class GroupCommitWriter:
     def submit(self, op: WriteOp, timeout: float | None = None) -> Future[Any]:
         if not self._accepting:
             raise Unavailable("the service is shutting down", retry_after_seconds=1.0, reason="SHUTTING_DOWN")
+        # Refused early so callers do not queue behind writes that cannot commit; the writer checks again.
+        self._database.check_usable()
+        if self._guard is not None:
+            self._guard.check(op.estimated_bytes)
         try:
             self._queue.put(op, timeout=_bounded(timeout, 5.0))
         except queue.Full:
@@ -227,18 +249,21 @@ class GroupCommitWriter:
                 return
 
     def _commit(self, ops: list[WriteOp]) -> None:
-        # A group that is one merged insert is a single statement: autocommit
-        # makes it one transaction without two extra round trips into DuckDB.
-        single_statement = len({op.coalesce_key for op in ops}) == 1 and ops[0].coalesce_key is not None
+        refusal = self._refusal(ops)
+        if refusal is not None:
+            self._fail_all(ops, refusal)
+            return
         try:
-            if single_statement:
-                results = self._apply(ops)
-            else:
-                self._con.begin()
-                results = self._apply(ops)
-                self._con.commit()
+            self._con.begin()
+            results = self._apply(ops)
+            self._con.commit()
         except Exception as error:
             self._rollback()
+            failure = self._database.failure(error)
+            if failure is not None:  # the database, not an op, is at fault: no op can commit now
+                log.error("write group failed: %s", failure.reason, extra={"ops": len(ops)})
+                self._fail_all(ops, failure)
+                return
             if len(ops) == 1:
                 self._failed += 1
                 # Only the type at INFO: messages (DuckDB's, Arrow's) can quote the rejected values.
@@ -254,6 +279,21 @@ class GroupCommitWriter:
         self._committed += len(ops)
         for op, result in zip(ops, results, strict=True):
             op.future.set_result(result)
+
+    def _refusal(self, ops: list[WriteOp]) -> DomainError | None:
+        """Why the group must not even start: an invalidated database, or too little disk left."""
+        try:
+            self._database.check_usable()
+            if self._guard is not None:
+                self._guard.check(sum(op.estimated_bytes for op in ops))
+        except DomainError as error:
+            return error
+        return None
+
+    def _fail_all(self, ops: list[WriteOp], error: DomainError) -> None:
+        self._failed += len(ops)
+        for op in ops:
+            op.refuse(error)
 
     def _apply(self, ops: list[WriteOp]) -> list[Any]:
         results: list[Any] = []

@@ -1,0 +1,100 @@
+"""Refuses writes before the database volume runs out of room.
+
+A commit that meets a full disk fails cleanly (the writer always commits an
+explicit transaction, so DuckDB reports the failed WAL write), but a
+*checkpoint* that meets a full disk invalidates the whole database until the
+process restarts. So writes stop while free space is still above a reserve
+that a checkpoint fits in: DuckDB's checkpoint threshold is set to a quarter
+of the reserve (storage/database.py), so the WAL a checkpoint folds in never
+outgrows the room kept for it. Reads go on; writes resume by themselves as
+soon as space comes back, since every write asks the volume afresh
+(`statvfs` costs about a microsecond).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..domain.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+RESERVE_VARIABLE = "DISK_FREE_RESERVE"
+LOW_DISK_SPACE = "LOW_DISK_SPACE"
+RETRY_AFTER_SECONDS = 5.0
+
+
+def free_bytes_of(directory: Path) -> int:
+    """Bytes an unprivileged writer may still use on the volume holding `directory`."""
+    stats = os.statvfs(directory)
+    return stats.f_bavail * stats.f_frsize
+
+
+@dataclass(frozen=True)
+class DiskState:
+    free_bytes: int
+    reserve_bytes: int
+
+    @property
+    def refusing_writes(self) -> bool:
+        return self.reserve_bytes > 0 and self.free_bytes < self.reserve_bytes
+
+
+class DiskSpaceGuard:
+    """`check()` raises UNAVAILABLE (LOW_DISK_SPACE) when a write would eat into the reserve."""
+
+    def __init__(self, directory: Path | None, reserve_bytes: int,
+                 free_bytes: Callable[[Path], int] = free_bytes_of) -> None:
+        self.directory = directory  # None: an in-memory database, nothing to guard
+        self.reserve_bytes = reserve_bytes if directory is not None else 0
+        self._free_bytes = free_bytes
+        self._lock = threading.Lock()
+        self._refusing = False  # for logging the transitions once
+
+    def state(self) -> DiskState:
+        if self.directory is None:
+            return DiskState(0, 0)
+        try:
+            free = self._free_bytes(self.directory)
+        except OSError:
+            free = 0  # a volume we cannot even stat is no place to write
+        return DiskState(free, self.reserve_bytes)
+
+    def check(self, extra_bytes: int = 0) -> None:
+        """Raises Unavailable when free space minus `extra_bytes` (the write's own size) is below the reserve."""
+        if self.reserve_bytes <= 0:
+            return
+        state = self.state()
+        refusing = state.free_bytes - max(extra_bytes, 0) < self.reserve_bytes
+        self._log_transition(refusing, state)
+        if refusing:
+            raise low_disk_space(state, extra_bytes)
+
+    def _log_transition(self, refusing: bool, state: DiskState) -> None:
+        if refusing == self._refusing:
+            return
+        with self._lock:
+            if refusing == self._refusing:
+                return
+            self._refusing = refusing
+        fields = {"free_bytes": state.free_bytes, "reserve_bytes": state.reserve_bytes}
+        if refusing:
+            log.error("database volume below its free-space reserve; refusing writes", extra=fields)
+        else:
+            log.warning("database volume has room again; accepting writes", extra=fields)
+
+
+def low_disk_space(state: DiskState | None = None, extra_bytes: int = 0) -> Unavailable:
+    metadata = {"variable": RESERVE_VARIABLE}
+    if state is not None:
+        metadata.update(free_bytes=str(state.free_bytes), reserve_bytes=str(state.reserve_bytes))
+        if extra_bytes > 0:
+            metadata["write_bytes"] = str(extra_bytes)
+    return Unavailable("the database volume is nearly full; writes are refused until space is freed "
+                       f"(reads go on; the reserve is {RESERVE_VARIABLE})",
+                       retry_after_seconds=RETRY_AFTER_SECONDS, reason=LOW_DISK_SPACE, metadata=metadata)
