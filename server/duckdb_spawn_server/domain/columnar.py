@@ -276,7 +276,8 @@ def _convert(ctype: ColumnType, source: pa.Array, target: pa.DataType) -> tuple[
             return pc.cast(source, target), everywhere  # raises (-> Python) unless every value fits exactly
         return None
     if kind is TypeKind.FLOAT and (pa.types.is_floating(stype) or pa.types.is_integer(stype)):
-        as_float = pc.cast(source, pa.float64())
+        # + 0.0 turns -0.0 into 0.0 and changes nothing else: -0.0 is stored as zero (domain/values.py).
+        as_float = pc.add(pc.cast(source, pa.float64()), 0.0)
         return pc.cast(as_float, target), pc.fill_null(pc.is_finite(as_float), False)
     if kind is TypeKind.BOOLEAN and pa.types.is_boolean(stype):
         return source, everywhere

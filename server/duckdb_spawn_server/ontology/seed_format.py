@@ -35,7 +35,7 @@ from ..domain.schema import (
 )
 from ..domain.types import ColumnType, InvalidType, TypeKind, parse_type
 from ..domain.validation import compile_checks
-from ..domain.values import ValueProblem, coercer_for
+from ..domain.values import ValueProblem, coercer_for, is_decimal_text
 
 # Another format's pattern as written -> the model's form (RE2, full match); InvalidPattern if impossible.
 PatternTranslator = Callable[[str], str]
@@ -174,7 +174,8 @@ def _bound(raw: Any, key: str, ctype: ColumnType, where: str, problems: list[str
     if ctype.kind not in (TypeKind.INTEGER, TypeKind.DECIMAL, TypeKind.FLOAT):
         problems.append(f"{where}: '{key}' applies only to numeric types, not {ctype.sql}")
         return None
-    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)) or (
+            isinstance(raw, str) and not is_decimal_text(raw)):  # ASCII digits: Decimal() takes "١٢٣" too
         problems.append(f"{where}: '{key}' must be a number")
         return None
     try:
