@@ -62,6 +62,29 @@ def test_cpu_interval_is_validated(tmp_path: Path) -> None:
         assert stubs.monitoring.GetSystemMetrics(mpb.GetSystemMetricsRequest()).cpu.count >= 1
 
 
+def test_a_cpu_interval_that_is_no_valid_duration_is_refused_as_protobuf_says(tmp_path: Path) -> None:
+    with in_process_server(tmp_path / "d.duckdb") as (_, stubs):
+        # Decodable, but not Durations (duration.proto): ToNanoseconds() read them as 1.999999999 s
+        # and 0.999999999 s, inside the allowed range, and the call went ahead.
+        for interval in (duration_pb2.Duration(nanos=1_999_999_999), duration_pb2.Duration(seconds=1, nanos=-1),
+                         duration_pb2.Duration(seconds=-1, nanos=1), duration_pb2.Duration(nanos=-1_000_000_000),
+                         duration_pb2.Duration(seconds=315_576_000_001)):
+            error = call_error(stubs.monitoring.GetSystemMetrics, mpb.GetSystemMetricsRequest(cpu_interval=interval),
+                               timeout=10)
+            assert error.code == grpc.StatusCode.INVALID_ARGUMENT, interval
+            assert error.violations == {"cpu_interval": "INVALID_DURATION"}, interval
+            assert error.error_info.reason == "INVALID_DURATION"
+            assert error.error_info.metadata["field"] == "cpu_interval"
+            assert "not a valid google.protobuf.Duration" in error.message
+        # A valid Duration outside the allowed range is still the range's error, not the format's.
+        error = call_error(stubs.monitoring.GetSystemMetrics, mpb.GetSystemMetricsRequest(
+            cpu_interval=duration_pb2.Duration(seconds=-1, nanos=-5)))
+        assert error.violations == {"cpu_interval": "INVALID_CPU_INTERVAL"}
+        for interval in (duration_pb2.Duration(nanos=50_000_000), duration_pb2.Duration(seconds=0, nanos=999_999)):
+            metrics = stubs.monitoring.GetSystemMetrics(mpb.GetSystemMetricsRequest(cpu_interval=interval), timeout=10)
+            assert metrics.cpu.count == psutil.cpu_count()
+
+
 def test_gauges_are_computed_at_scrape_time(tmp_path: Path) -> None:
     with in_process_server(tmp_path / "g.duckdb") as (server, stubs):
         port = server.app.metrics_port

@@ -36,6 +36,20 @@ def project_document(version: str = "v1", *, extra_columns: list[dict[str, Any]]
     return document
 
 
+def project_json_schema(version: str = "v1", **property_changes: dict[str, Any]) -> dict[str, Any]:
+    """The mock's schema as a JSON Schema (2020-12) document, every column by its `x-duckdb-type`."""
+    properties: dict[str, Any] = {}
+    for column in MOCK_PROJECT_SCHEMA["columns"]:
+        prop = {"x-duckdb-type": column["type"], "description": column["description"]}
+        prop.update({key: column[key] for key in ("enum", "default", "pattern") if key in column})
+        prop.update(property_changes.get(column["name"], {}))
+        properties[column["name"]] = prop
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "x-duckdb-table": "projects",
+            "x-duckdb-version": version, "type": "object", "additionalProperties": False,
+            "required": [c["name"] for c in MOCK_PROJECT_SCHEMA["columns"] if c["required"]],
+            "properties": properties}
+
+
 def write_schema(directory: Path, document: Any, schema_id: str = "project_schema") -> None:
     text = document if isinstance(document, str) else json.dumps(document)
     (directory / f"{schema_id}.json").write_text(text)

@@ -38,6 +38,9 @@ def test_version_is_a_stable_content_hash_unless_declared() -> None:
     lambda d: d["columns"].append({"name": "x", "type": "VARCHAR", "pattern": "("}),
     lambda d: d["columns"].append({"name": "x", "type": "INTEGER", "default": "abc"}),
     lambda d: d["columns"].append({"name": "x", "type": "VARCHAR", "minimum": 3}),
+    lambda d: d["columns"].append({"name": "x", "type": "INTEGER", "minimum": "١٠٠"}),  # Decimal() reads 100
+    lambda d: d["columns"].append({"name": "x", "type": "INTEGER", "maximum": "1_000"}),
+    lambda d: d["columns"].append({"name": "x", "type": "INTEGER", "enum": ["١", "2"]}),
     lambda d: d["columns"].append({"name": "_internal", "type": "VARCHAR"}),
     lambda d: d["columns"].append({"name": "Upper", "type": "VARCHAR"}),
     lambda d: d.update(columns=[c for c in d["columns"] if c["name"] != "project_id"]),

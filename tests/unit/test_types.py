@@ -39,6 +39,8 @@ def test_allowed_types_parse_to_canonical_sql(text: str, sql: str, kind: TypeKin
     "CHAR(2,1)",
     "INTEGER(4)",
     "TIMESTAMP WITH TIME ZONE",
+    "DECIMAL(٢٠,٢)",  # Arabic-Indic digits: int() would read them as DECIMAL(20,2)
+    "VARCHAR(１０)",  # full-width
     "",
     "x" * 100,
     None,

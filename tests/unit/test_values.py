@@ -1,3 +1,4 @@
+import math
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -97,3 +98,57 @@ def test_output_values_of_every_kind_including_subclasses() -> None:
     assert to_json_value(datetime(2026, 1, 2, 4, 4, 5, tzinfo=timezone(timedelta(hours=1)))) == "2026-01-02T03:04:05Z"
     some_id = uuid.uuid4()
     assert to_json_value(some_id) == str(some_id)
+
+
+# Arabic-Indic, Devanagari, full-width, Bengali: Python's \d, int(), Decimal() and fromisoformat() take them all.
+FOREIGN_DIGITS = {"arabic-indic": "٠١٢٣٤٥٦٧٨٩", "devanagari": "०१२३४५६७८९", "full-width": "０１２３４５６７８９",
+                  "bengali": "০১২৩৪৫৬৭৮৯"}
+
+
+def ascii_to(script: str, text: str) -> str:
+    return text.translate(str.maketrans("0123456789", FOREIGN_DIGITS[script]))
+
+
+@pytest.mark.parametrize("script", list(FOREIGN_DIGITS))
+@pytest.mark.parametrize(("type_text", "text"), [
+    ("DECIMAL(20,2)", "123"), ("DECIMAL(20,2)", "-1.5"), ("DECIMAL(20,2)", "1e3"), ("INTEGER", "12"),
+    ("BIGINT", "-9007199254740993"), ("HUGEINT", "170141183460469231731687303715884105727"),
+    ("DATE", "2026-01-31"), ("TIMESTAMP", "2026-01-31T12:00:00Z"), ("TIMESTAMP", "2026-01-31 12:00:00.5+02:00"),
+    ("UUID", "3f2b8c1e-4d5a-4e6f-8a7b-9c0d1e2f3a4b"),
+])
+def test_only_ascii_digits_are_digits(script: str, type_text: str, text: str) -> None:
+    coerce(type_text, text)  # the ASCII spelling is fine
+    assert problem(type_text, ascii_to(script, text)) in ("TYPE_MISMATCH", "INVALID_FORMAT")
+    last = max(i for i, ch in enumerate(text) if ch.isdigit())  # one foreign digit among ASCII ones
+    mixed = text[:last] + ascii_to(script, text[last]) + text[last + 1:]
+    assert problem(type_text, mixed) in ("TYPE_MISMATCH", "INVALID_FORMAT")
+
+
+@pytest.mark.parametrize(("type_text", "text"), [
+    ("INTEGER", "12\n"), ("DATE", "2026-01-31\n"), ("TIMESTAMP", "2026-01-31T12:00:00Z\n"), ("INTEGER", "1_000"),
+    ("DECIMAL(20,2)", "1_000"), ("UUID", "{3f2b8c1e-4d5a-4e6f-8a7b-9c0d1e2f3a4b}"),
+    ("UUID", "urn:uuid:3f2b8c1e-4d5a-4e6f-8a7b-9c0d1e2f3a4b"), ("UUID", "3f2b8c1e4d5a4e6f8a7b9c0d1e2f3a4b"),
+    ("UUID", "3f2b8c1e-4d5a-4e6f-8a7b-9c0d1e2f_a4b"),
+])
+def test_other_spellings_python_accepts_are_refused(type_text: str, text: str) -> None:
+    assert problem(type_text, text) in ("TYPE_MISMATCH", "INVALID_FORMAT")
+
+
+def test_a_uuid_in_either_case_is_the_same_uuid() -> None:
+    text = "3f2b8c1e-4d5a-4e6f-8a7b-9c0d1e2f3a4b"
+    assert coerce("UUID", text.upper()) == coerce("UUID", text) == uuid.UUID(text)
+
+
+@pytest.mark.parametrize("value", ["-0", "-0.00", "-0.000", "-.0", "-0e5", "-0E-2", "+0", -0.0, 0,
+                                   Decimal("-0.00")])
+def test_a_negative_zero_decimal_is_stored_as_zero(value: object) -> None:
+    stored = coerce("DECIMAL(20,2)", value)
+    assert stored == 0 and not stored.is_signed() and str(stored) == "0.00"
+    assert to_json_value(stored) == "0.00"
+
+
+def test_a_negative_zero_double_is_stored_as_zero() -> None:
+    for type_text in ("DOUBLE", "REAL"):
+        stored = coerce(type_text, -0.0)
+        assert stored == 0.0 and math.copysign(1.0, stored) == 1.0
+    assert coerce("DOUBLE", -1.5) == -1.5 and coerce("DOUBLE", 5e-324) == 5e-324  # nothing else changes

@@ -7,6 +7,7 @@ from duckdb_spawn.v1 import monitoring_service_pb2 as pb
 from duckdb_spawn.v1 import monitoring_service_pb2_grpc as pb_grpc
 from google.protobuf import duration_pb2, struct_pb2
 
+from ..domain.durations import duration_seconds
 from ..domain.names import table_name
 from ..observability.checks import CheckResult, HealthReport, HealthReporter, Status
 from ..observability.system_metrics import SystemMetricsSample, SystemMetricsSampler, cpu_interval
@@ -31,7 +32,9 @@ class MonitoringServicer(pb_grpc.MonitoringServiceServicer):
                          context: grpc.ServicerContext) -> pb.SystemMetrics:
         if self._sampler is None:
             return super().GetSystemMetrics(request, context)
-        requested = request.cpu_interval.ToNanoseconds() / 1e9 if request.HasField("cpu_interval") else None
+        interval = request.cpu_interval
+        requested = (duration_seconds(interval.seconds, interval.nanos, "cpu_interval")
+                     if request.HasField("cpu_interval") else None)
         return system_metrics_to_proto(self._sampler.sample(cpu_interval(requested)))
 
 

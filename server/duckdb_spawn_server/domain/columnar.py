@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import FieldViolation, InvalidArgument
+from .patterns import anchored, compile_pattern
 from .schema import Column, TableSchema
 from .types import ColumnType, TypeKind
 from .validation import AttributeValidator, CompiledColumn
@@ -33,6 +34,11 @@ _INTEGER_ARROW = {
     "HUGEINT": pa.decimal128(38, 0),
 }
 _UUID_TEXT = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+# Arrow's match_substring_regex is RE2 as well, so one anchored call proves a whole column with
+# the same syntax and the same linear time. Its RE2 is a separate build, though, whose Unicode
+# tables may be older or newer: patterns that consult them (\p classes, case folding) are
+# matched value by value with the RE2 the single-row validator uses, so verdicts cannot differ.
+_UNICODE_TABLES = re.compile(r"\\[pP]|\(\?[a-zA-Z-]*i")
 
 
 def arrow_type(ctype: ColumnType) -> pa.DataType:
@@ -84,7 +90,7 @@ class ColumnarValidator:
         self.columns = schema.data_columns
         self.arrow_schema = pa.schema([(c.name, arrow_type(c.type)) for c in self.columns])
         self._ignored = frozenset(c.name for c in schema.columns if c.system_managed)
-        self._patterns = {c.name: re.compile(c.pattern) for c in self.columns if c.pattern is not None}
+        self._patterns = {c.name: _PatternProof(c.pattern) for c in self.columns if c.pattern is not None}
 
     # -- Structs ------------------------------------------------------------------
     def validate_mappings(self, rows: Sequence[Mapping[str, Any]], first_row: int) -> ValidatedRows:
@@ -196,9 +202,26 @@ class ColumnarValidator:
             proven = pc.and_(proven, pc.less_equal(pc.utf8_length(typed), column.max_length))
         pattern = self._patterns.get(column.name)
         if pattern is not None:
-            matches = [value is not None and pattern.fullmatch(value) is not None for value in typed.to_pylist()]
-            proven = pc.and_(proven, pa.array(matches, pa.bool_()))
+            proven = pc.and_(proven, pattern.matches(typed))
         return proven
+
+
+class _PatternProof:
+    """Which values of a string column match a column's pattern in full (RE2 either way)."""
+
+    def __init__(self, pattern: str) -> None:
+        self._regex = compile_pattern(pattern)
+        self._arrow: str | None = None if _UNICODE_TABLES.search(pattern) else anchored(pattern)
+
+    def matches(self, typed: pa.Array) -> pa.Array:
+        if self._arrow is not None:
+            try:
+                return pc.match_substring_regex(typed, self._arrow)
+            except pa.ArrowInvalid:  # Arrow's RE2 refuses it (an older syntax): match value by value
+                self._arrow = None
+        regex = self._regex
+        return pa.array([value is not None and regex.fullmatch(value) is not None for value in typed.to_pylist()],
+                        pa.bool_())
 
 
 def _within(typed: pa.Array, bound: Decimal, above: bool, kind: TypeKind) -> pa.Array:
@@ -253,7 +276,8 @@ def _convert(ctype: ColumnType, source: pa.Array, target: pa.DataType) -> tuple[
             return pc.cast(source, target), everywhere  # raises (-> Python) unless every value fits exactly
         return None
     if kind is TypeKind.FLOAT and (pa.types.is_floating(stype) or pa.types.is_integer(stype)):
-        as_float = pc.cast(source, pa.float64())
+        # + 0.0 turns -0.0 into 0.0 and changes nothing else: -0.0 is stored as zero (domain/values.py).
+        as_float = pc.add(pc.cast(source, pa.float64()), 0.0)
         return pc.cast(as_float, target), pc.fill_null(pc.is_finite(as_float), False)
     if kind is TypeKind.BOOLEAN and pa.types.is_boolean(stype):
         return source, everywhere

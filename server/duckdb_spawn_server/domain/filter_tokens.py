@@ -47,9 +47,11 @@ def filter_error(position: int, description: str, reason: str = "INVALID_FILTER"
                            reason="INVALID_FILTER", metadata={"position": str(position + 1), "field": field_name})
 
 
-_TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})?")
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}(?![\w:])")
-_NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# ASCII digits only: Python's `\d` (and Decimal()) also take Arabic-Indic, full-width ... digits.
+_TIMESTAMP_RE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})?")
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?![\w:])")
+NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPACE = " \t\r\n"
 
@@ -94,7 +96,7 @@ def tokenize(text: str, field_name: str = "filter") -> list[Token]:
                 tokens.append(Token(Tok.MINUS, ch, i))
                 i += 1
                 continue
-            match = _NUMBER_RE.match(text, i)
+            match = NUMBER_RE.match(text, i)
             if match:
                 tokens.append(Token(Tok.NUMBER, match.group(), i))
                 i = match.end()

@@ -38,6 +38,7 @@ from .filter_syntax import (
     filter_error,
     parse_filter_syntax,
 )
+from .filter_tokens import NUMBER_RE
 from .types import ColumnType, TypeKind
 from .values import ValueProblem, coercer_for
 
@@ -208,8 +209,11 @@ class _Checker:
     def number(self, field: FieldRef, arg: Literal) -> Any:
         if arg.kind not in (LiteralKind.NUMBER, LiteralKind.STRING):
             raise self.mismatch(field, arg)
+        text = arg.text.strip()
+        if not NUMBER_RE.fullmatch(text):  # a quoted "١٢٣" or "1_000" is no number (Decimal() takes both)
+            raise self.mismatch(field, arg)
         try:
-            number = Decimal(arg.text.strip())
+            number = Decimal(text)
         except InvalidOperation:
             raise self.mismatch(field, arg) from None
         if not number.is_finite():

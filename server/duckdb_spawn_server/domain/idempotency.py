@@ -24,13 +24,13 @@ Rules (documented in the README):
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from .errors import FieldViolation, InvalidArgument
+from .names import parse_uuid
 
 DEFAULT_RETENTION = timedelta(hours=24)
 
@@ -81,13 +81,13 @@ def parse_request_id(text: str, field_name: str = "request_id") -> str | None:
     """'' -> None; a UUID -> its canonical text; anything else is INVALID_ARGUMENT."""
     if not text:
         return None
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
+    parsed = parse_uuid(text)  # the canonical form: uuid.UUID() alone also takes non-ASCII digits
+    if parsed is None:
         description = "must be a UUID such as 123e4567-e89b-42d3-a456-426614174000"
         raise InvalidArgument(f"{field_name} {description}",
                               violations=[FieldViolation(field_name, description, "INVALID_FORMAT")],
-                              reason="INVALID_REQUEST_ID") from None
+                              reason="INVALID_REQUEST_ID")
+    return str(parsed)
 
 
 def _utc_now() -> datetime:

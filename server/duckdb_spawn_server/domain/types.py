@@ -83,9 +83,10 @@ MAX_DECIMAL_PRECISION = 38
 # DuckDB's DECIMAL without arguments.
 DEFAULT_DECIMAL = (18, 3)
 
+# [0-9], not \d: Python's \d (and int()) would read "DECIMAL(٢٠,٢)" as DECIMAL(20,2).
 _TYPE_RE = re.compile(
     r"^\s*(?P<name>[A-Za-z][A-Za-z0-9]*)\s*"
-    r"(?:\(\s*(?P<a>\d{1,7})\s*(?:,\s*(?P<b>\d{1,2})\s*)?\))?\s*$"
+    r"(?:\(\s*(?P<a>[0-9]{1,7})\s*(?:,\s*(?P<b>[0-9]{1,2})\s*)?\))?\s*$"
 )
 
 

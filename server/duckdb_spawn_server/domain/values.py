@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
+from .names import parse_uuid
 from .types import ColumnType, TypeKind
 
 MAX_SAFE_INTEGER = 2**53
@@ -38,13 +39,22 @@ class ValueProblem(ValueError):
 
 Coercer = Callable[[Any], Any]
 
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Digits are ASCII [0-9] everywhere: Python's `\d`, int(), Decimal() and fromisoformat() also take
+# Arabic-Indic, Devanagari, full-width ... digits, so "١٢٣" would be stored as 123. Each pattern is
+# applied with fullmatch: `$` would also match before a final newline.
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # RFC 3339 / ISO 8601: date, 'T' or space, time, optional fraction, optional offset.
 _TIMESTAMP_RE = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})?"
 )
-_INTEGER_TEXT_RE = re.compile(r"^[+-]?\d{1,40}$")
-_DECIMAL_TEXT_RE = re.compile(r"^[+-]?(\d{1,40}(\.\d{0,40})?|\.\d{1,40})([eE][+-]?\d{1,3})?$")
+_FRACTION_RE = re.compile(r"\.([0-9]+)")
+_INTEGER_TEXT_RE = re.compile(r"[+-]?[0-9]{1,40}")
+_DECIMAL_TEXT_RE = re.compile(r"[+-]?([0-9]{1,40}(\.[0-9]{0,40})?|\.[0-9]{1,40})([eE][+-]?[0-9]{1,3})?")
+
+
+def is_decimal_text(text: str) -> bool:
+    """A decimal number in plain ASCII notation (what Decimal() may then parse): `-12.5`, `.5`, `1e9`."""
+    return _DECIMAL_TEXT_RE.fullmatch(text) is not None
 
 
 def _type_name(value: Any) -> str:
@@ -117,7 +127,7 @@ def _integer_coercer(ctype: ColumnType) -> Coercer:
         elif isinstance(value, int):
             result = value
         elif isinstance(value, str):
-            if not _INTEGER_TEXT_RE.match(value):
+            if not _INTEGER_TEXT_RE.fullmatch(value):
                 raise ValueProblem("TYPE_MISMATCH", "expected an integer, got a non-integer string")
             result = int(value)
         else:
@@ -143,7 +153,7 @@ def _decimal_coercer(ctype: ColumnType) -> Coercer:
             number = value
         elif isinstance(value, str):
             text = value.strip()
-            if not _DECIMAL_TEXT_RE.match(text):
+            if not _DECIMAL_TEXT_RE.fullmatch(text):
                 raise ValueProblem("TYPE_MISMATCH", "expected a decimal number as a string")
             number = Decimal(text)
         elif isinstance(value, int):
@@ -163,7 +173,8 @@ def _decimal_coercer(ctype: ColumnType) -> Coercer:
             hint = " (send it as a string)" if isinstance(value, float) else ""
             raise ValueProblem(
                 "PRECISION_EXCEEDED", f"{ctype.sql} keeps {scale} decimal places; the value has more{hint}")
-        number = quantized
+        # A negative zero ("-0", "-0.00", "-0e5", -0.0) is zero: stored and shown as 0.00, never -0.00.
+        number = quantized.copy_abs() if quantized.is_zero() else quantized
         integer_digits = len(number.as_tuple().digits) - scale
         if number != 0 and integer_digits > max_integer_digits:
             raise ValueProblem(
@@ -181,7 +192,9 @@ def _float(value: Any) -> float:
     result = float(value)
     if not math.isfinite(result):
         raise ValueProblem("TYPE_MISMATCH", "expected a finite number")
-    return result
+    # -0.0 compares, filters and sums as 0.0 but would come back as -0 in responses and exports:
+    # like a DECIMAL's -0, it is stored as zero. (-0.0 + 0.0 is +0.0; every other value is unchanged.)
+    return result + 0.0
 
 
 def _boolean(value: Any) -> bool:
@@ -195,7 +208,7 @@ def _date(value: Any) -> date:
         return value
     if not isinstance(value, str):
         raise _mismatch("a date string YYYY-MM-DD", value)
-    if not _DATE_RE.match(value):
+    if not _DATE_RE.fullmatch(value):
         raise ValueProblem("INVALID_FORMAT", "expected a date as YYYY-MM-DD")
     try:
         return date.fromisoformat(value)
@@ -208,10 +221,10 @@ def _timestamp(value: Any) -> datetime:
         return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
     if not isinstance(value, str):
         raise _mismatch("an RFC 3339 timestamp string", value)
-    if not _TIMESTAMP_RE.match(value):
+    if not _TIMESTAMP_RE.fullmatch(value):
         raise ValueProblem("INVALID_FORMAT", "expected an RFC 3339 timestamp such as 2026-01-31T12:00:00Z")
     text = value.replace("z", "Z").replace("t", "T")
-    fraction = re.search(r"\.(\d+)", text)
+    fraction = _FRACTION_RE.search(text)
     if fraction and len(fraction.group(1)) > 6:  # Python keeps microseconds: truncate, don't fail
         text = text.replace(fraction.group(0), "." + fraction.group(1)[:6])
     try:
@@ -228,10 +241,10 @@ def _uuid(value: Any) -> uuid.UUID:
         return value
     if not isinstance(value, str):
         raise _mismatch("a UUID string", value)
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise ValueProblem("INVALID_FORMAT", "expected a UUID such as 123e4567-e89b-12d3-a456-426614174000") from None
+    parsed = parse_uuid(value)  # the canonical form only: uuid.UUID() also takes non-ASCII digits
+    if parsed is None:
+        raise ValueProblem("INVALID_FORMAT", "expected a UUID such as 123e4567-e89b-12d3-a456-426614174000")
+    return parsed
 
 
 def to_json_value(value: Any) -> Any:

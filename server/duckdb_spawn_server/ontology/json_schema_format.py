@@ -28,8 +28,9 @@ Supported keywords: `type`, `format`, `enum`, `minimum`, `maximum`,
 `x-duckdb-type`, `x-duckdb-role` (id / create_time / update_time / data).
 Any other keyword is rejected rather than silently ignored, so a payload the
 document forbids is never accepted. `pattern` keeps JSON Schema's meaning
-(found anywhere in the value; `$` is the end of the value) and is stored in
-the model's full-match form. `additionalProperties` must be false or absent:
+(ECMA-262 syntax, found anywhere in the value; `$` is the end of the value)
+and is stored in the model's form, RE2 and full match
+(`ecma_search_to_fullmatch`); one RE2 cannot run rejects the document. `additionalProperties` must be false or absent:
 the service never stores fields its schema does not define.
 
 Each property is translated into a seed-format column and parsed by the
@@ -38,16 +39,26 @@ same code as the seed format, so both formats share every rule check.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
+from ..domain.patterns import InvalidPattern
 from ..domain.schema import InvalidSchema, TableSchema, is_identifier
 from ..domain.types import InvalidType, TypeKind, parse_type
 from .seed_format import parse_column, valid_version
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+
+# The draft's format checks for the meta-schema, less "regex": jsonschema checks that one with
+# Python's `re`, a different dialect from the RE2 patterns run in. Every `pattern` a document may
+# carry is translated and compiled for RE2 by the column parser, which rejects the document if
+# RE2 cannot run it.
+_META_FORMATS = FormatChecker(())
+_META_FORMATS.checkers = {name: check for name, check in Draft202012Validator.FORMAT_CHECKER.checkers.items()
+                          if name != "regex"}
 
 _TOP_LEVEL_KEYS = frozenset({
     "$schema", "$id", "$comment", "title", "description", "type", "properties", "required",
@@ -86,7 +97,7 @@ def parse_json_schema(schema_id: str, document: Any) -> TableSchema:
     if not isinstance(declared, str) or declared.rstrip("#") != DRAFT_2020_12:
         raise InvalidSchema([f"only JSON Schema draft 2020-12 ({DRAFT_2020_12}) is accepted"])
     try:
-        Draft202012Validator.check_schema(document)
+        Draft202012Validator.check_schema(document, format_checker=_META_FORMATS)
     except SchemaError as error:
         raise InvalidSchema([f"not a valid JSON Schema: {error.message[:200]}"]) from None
     problems = _unsupported(document, _TOP_LEVEL_KEYS, "the document")
@@ -113,7 +124,8 @@ def parse_json_schema(schema_id: str, document: Any) -> TableSchema:
         seed_column = _as_seed_column(name, prop, name in required, problems)
         if seed_column is None:
             continue
-        column = parse_column(seed_column, f"properties.{name[:64]}", problems)
+        column = parse_column(seed_column, f"properties.{name[:64]}", problems,
+                              translate_pattern=ecma_search_to_fullmatch)
         if column is None:
             continue
         if prop.get("readOnly", False) and not column.system_managed:
@@ -138,11 +150,10 @@ def _as_seed_column(name: str, prop: Any, required: bool, problems: list[str]) -
     column: dict[str, Any] = {"name": name, "type": type_text, "required": required,
                               "description": prop.get("description", prop.get("title"))}
     for json_key, seed_key in (("enum", "enum"), ("minimum", "minimum"), ("maximum", "maximum"),
-                               ("maxLength", "max_length"), ("default", "default"), ("x-duckdb-role", "role")):
+                               ("maxLength", "max_length"), ("default", "default"), ("x-duckdb-role", "role"),
+                               ("pattern", "pattern")):  # the pattern as written; parse_column translates it
         if json_key in prop:
             column[seed_key] = prop[json_key]
-    if "pattern" in prop:
-        column["pattern"] = ecma_search_to_fullmatch(prop["pattern"])
     return column if len(problems) == before else None
 
 
@@ -190,32 +201,161 @@ def _unsupported(schema: dict[str, Any], allowed: frozenset[str], where: str) ->
             if key not in allowed and not (key.startswith("x-") and not key.startswith("x-duckdb-"))]
 
 
-def ecma_search_to_fullmatch(pattern: Any) -> Any:
-    """A JSON Schema `pattern` (matches anywhere; `$` = end of value) as a full-match Python pattern.
+def ecma_search_to_fullmatch(pattern: str) -> str:
+    r"""A JSON Schema `pattern` (ECMA-262, found anywhere in the value) in the model's form: RE2, full match.
 
-    Python's `$` also matches before a final newline, so a bare `$` outside a
-    character class becomes `\\Z`. Non-strings pass through for the seed
-    parser to reject.
+    RE2 reads most ECMA-262 syntax the same way: `\d`, `\w`, `\b` are ASCII in
+    both, `^` and `$` are the start and end of the value (RE2's `$`, unlike
+    Python's, never matches before a final newline). What differs is written
+    out: `.` excludes every line terminator, `\s` is ECMA's Unicode white space,
+    `\uHHHH`, `\cX` and `\0` name characters, `[]` and `[^]` match nothing and
+    anything, a `[` inside a class is a literal. Escapes RE2 would read with
+    another meaning (`\a`, `\A`, `\z`, `\Q` ...) and flags that would change
+    `.`, `^` or `$` raise InvalidPattern; backreferences and lookaround reach
+    RE2, which refuses them with its reason.
     """
-    if not isinstance(pattern, str):
-        return pattern
     out: list[str] = []
-    index, in_class = 0, False
+    index, depth = 0, 0
     while index < len(pattern):
         char = pattern[index]
-        if char == "\\" and index + 1 < len(pattern):
-            out.append(pattern[index:index + 2])
-            index += 2
+        if char == "\\":
+            text, index = _escape(pattern, index, in_class=False)
+            out.append(text)
             continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "$":
-            char = r"\Z"
+        if char == "[":
+            text, index = _character_class(pattern, index)
+            out.append(text)
+            continue
+        if char == "(":
+            _check_group(pattern, index)
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:  # RE2 would close the wrapper's group with it and read the rest differently
+                raise InvalidPattern(f"unmatched ')' at position {index + 1}")
+        elif char == ".":
+            char = _ECMA_DOT
         out.append(char)
         index += 1
+    if depth:
+        raise InvalidPattern("missing ')'")
     return f"(?s:.*?)(?:{''.join(out)})(?s:.*)"
+
+
+# ECMA-262's `\s` (WhiteSpace and LineTerminator) as class contents; RE2's `\s` is only [\t\n\f\r ].
+_ECMA_SPACE = r"\t-\r \x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff}"
+# Its complement over every code point, for `\S` inside a class (RE2 has no class subtraction).
+_ECMA_NOT_SPACE = (r"\x{0}-\x{8}\x{e}-\x{1f}!-\x{9f}\x{a1}-\x{167f}\x{1681}-\x{1fff}\x{200b}-\x{2027}"
+                   r"\x{202a}-\x{202e}\x{2030}-\x{205e}\x{2060}-\x{2fff}\x{3001}-\x{fefe}\x{ff00}-\x{10ffff}")
+# ECMA-262's `.`: anything but a line terminator (RE2's `.` excludes only \n).
+_ECMA_DOT = r"[^\n\r\x{2028}\x{2029}]"
+_EVERY_CODE_POINT = r"\x{0}-\x{10ffff}"
+_HEX = frozenset("0123456789abcdefABCDEF")
+_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _escape(pattern: str, index: int, *, in_class: bool) -> tuple[str, int]:
+    """The escape starting at `pattern[index]` (a backslash) in RE2 syntax, and the index after it."""
+    if index + 1 >= len(pattern):
+        raise InvalidPattern("the pattern ends with a lone backslash")
+    char, after = pattern[index + 1], index + 2
+    if char in "dDwWfnrtv":
+        return "\\" + char, after
+    if char == "s":
+        return (_ECMA_SPACE if in_class else f"[{_ECMA_SPACE}]"), after
+    if char == "S":
+        return (_ECMA_NOT_SPACE if in_class else f"[^{_ECMA_SPACE}]"), after
+    if char in "bB":
+        if not in_class:
+            return "\\" + char, after
+        if char == "b":
+            return r"\x{8}", after  # in a class, ECMA's \b is a backspace
+        raise InvalidPattern(r"'\B' cannot stand in a character class")
+    if char == "0":
+        # \0 is NUL; followed by digits it is a legacy octal escape, which RE2 reads the same way.
+        return (r"\0" if pattern[after:after + 1].isascii() and pattern[after:after + 1].isdigit()
+                else r"\x{0}"), after
+    if char == "c":
+        letter = pattern[after:after + 1]
+        if letter and letter in _ASCII_LETTERS:
+            return f"\\x{{{ord(letter) % 32:x}}}", after + 1
+        raise InvalidPattern(r"'\c' must be followed by an ASCII letter")
+    if char == "x":
+        digits = pattern[after:after + 2]
+        if len(digits) == 2 and set(digits) <= _HEX:
+            return f"\\x{{{digits}}}", after + 2
+        raise InvalidPattern(r"'\x' must be followed by two hex digits")
+    if char == "u":
+        return _unicode_escape(pattern, after)
+    if char in "pP":  # Unicode property escapes: RE2 knows general categories and scripts, e.g. \p{L}
+        return "\\" + char, after
+    if char in "123456789k":  # backreferences: passed on for RE2 to refuse, with its reason
+        return "\\" + char, after
+    if char.isascii() and char.isalnum():
+        raise InvalidPattern(f"'\\{char}' is not an ECMA-262 escape")
+    return f"\\x{{{ord(char):x}}}", after  # an identity escape: the character itself
+
+
+def _unicode_escape(pattern: str, after: int) -> tuple[str, int]:
+    r"""`\uHHHH` (a surrogate pair as one code point) or `\u{H...}`, as RE2's `\x{...}`."""
+    if pattern.startswith("{", after):
+        end = pattern.find("}", after)
+        digits = pattern[after + 1:end] if end > 0 else ""
+        if not 1 <= len(digits) <= 6 or not set(digits) <= _HEX:
+            raise InvalidPattern(r"'\u{' must be followed by 1 to 6 hex digits and '}'")
+        code, after = int(digits, 16), end + 1
+    else:
+        code, after = _four_hex(pattern, after), after + 4
+        if 0xD800 <= code <= 0xDBFF and pattern.startswith("\\u", after):
+            try:
+                low = _four_hex(pattern, after + 2)
+            except InvalidPattern:
+                low = 0
+            if 0xDC00 <= low <= 0xDFFF:
+                code, after = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00), after + 6
+    if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        raise InvalidPattern(f"'\\u' names U+{code:04X}, which is not a character of UTF-8 text")
+    return f"\\x{{{code:x}}}", after
+
+
+def _four_hex(pattern: str, start: int) -> int:
+    digits = pattern[start:start + 4]
+    if len(digits) != 4 or not set(digits) <= _HEX:
+        raise InvalidPattern(r"'\u' must be followed by four hex digits")
+    return int(digits, 16)
+
+
+def _character_class(pattern: str, index: int) -> tuple[str, int]:
+    """The class starting at `pattern[index]` ('[') in RE2 syntax, and the index after it."""
+    index += 1
+    negated = pattern.startswith("^", index)
+    if negated:
+        index += 1
+    if pattern.startswith("]", index):  # ECMA: [] matches nothing and [^] any character
+        return (f"[{_EVERY_CODE_POINT}]" if negated else f"[^{_EVERY_CODE_POINT}]"), index + 1
+    parts = ["[^" if negated else "["]
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "]":
+            parts.append("]")
+            return "".join(parts), index + 1
+        if char == "\\":
+            text, index = _escape(pattern, index, in_class=True)
+            parts.append(text)
+            continue
+        parts.append(r"\[" if char == "[" else char)  # RE2 would read [:alpha:] as a POSIX class
+        index += 1
+    raise InvalidPattern("missing ']'")
+
+
+# `(?:`, lookaround and named groups, and ES2025's `(?i:` / `(?-i:` modifiers. Other flags would
+# change what `.`, `^` or `$` mean behind the translation's back.
+_GROUP_START = re.compile(r"\(\?(?::|=|!|<|-?i:)")
+
+
+def _check_group(pattern: str, index: int) -> None:
+    if pattern.startswith("(?", index) and not _GROUP_START.match(pattern, index):
+        raise InvalidPattern(f"'{pattern[index:index + 4]}' at position {index + 1} is not ECMA-262 syntax")
 
 
 def _text(value: Any) -> str:

@@ -9,15 +9,19 @@
 
 Every key but `name` and `type` is optional. Without `role`, the well-known
 names in `domain.schema.WELL_KNOWN_ROLES` mark server-managed columns when
-their type fits. Any problem rejects the whole document (`InvalidSchema`).
+their type fits. A `pattern` is RE2 syntax and must match the whole value
+(domain/patterns.py); one RE2 cannot run (a backreference, lookaround) is a
+problem like any other. Any problem rejects the whole document (`InvalidSchema`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..domain.patterns import InvalidPattern, compile_pattern
 from ..domain.schema import (
     MAX_COLUMNS,
     MAX_ENUM_VALUES,
@@ -31,7 +35,10 @@ from ..domain.schema import (
 )
 from ..domain.types import ColumnType, InvalidType, TypeKind, parse_type
 from ..domain.validation import compile_checks
-from ..domain.values import ValueProblem, coercer_for
+from ..domain.values import ValueProblem, coercer_for, is_decimal_text
+
+# Another format's pattern as written -> the model's form (RE2, full match); InvalidPattern if impossible.
+PatternTranslator = Callable[[str], str]
 
 _ROLE_TYPES = {
     ColumnRole.ID: (TypeKind.UUID,),
@@ -81,8 +88,13 @@ def valid_version(version: Any) -> bool:
     return isinstance(version, str) and re.fullmatch(r"[A-Za-z0-9._:+-]{1,64}", version) is not None
 
 
-def parse_column(raw: Any, where: str, problems: list[str]) -> Column | None:
-    """One column, seed-format keys; appends problems and returns None when invalid."""
+def parse_column(raw: Any, where: str, problems: list[str], *,
+                 translate_pattern: PatternTranslator | None = None) -> Column | None:
+    """One column, seed-format keys; appends problems and returns None when invalid.
+
+    `translate_pattern` turns another format's `pattern` (as its author wrote
+    it, which is what the length limit applies to) into the model's form.
+    """
     if not isinstance(raw, dict):
         problems.append(f"{where} must be an object")
         return None
@@ -107,7 +119,7 @@ def parse_column(raw: Any, where: str, problems: list[str]) -> Column | None:
     maximum = _bound(raw.get("maximum"), "maximum", ctype, where, problems)
     if minimum is not None and maximum is not None and minimum > maximum:
         problems.append(f"{where}: minimum is greater than maximum")
-    pattern = _pattern(raw.get("pattern"), ctype, where, problems)
+    pattern = _pattern(raw.get("pattern"), ctype, where, problems, translate_pattern)
     max_length = raw.get("max_length")
     if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
                                    or not 1 <= max_length <= 1_048_576):
@@ -162,7 +174,8 @@ def _bound(raw: Any, key: str, ctype: ColumnType, where: str, problems: list[str
     if ctype.kind not in (TypeKind.INTEGER, TypeKind.DECIMAL, TypeKind.FLOAT):
         problems.append(f"{where}: '{key}' applies only to numeric types, not {ctype.sql}")
         return None
-    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)) or (
+            isinstance(raw, str) and not is_decimal_text(raw)):  # ASCII digits: Decimal() takes "١٢٣" too
         problems.append(f"{where}: '{key}' must be a number")
         return None
     try:
@@ -176,7 +189,8 @@ def _bound(raw: Any, key: str, ctype: ColumnType, where: str, problems: list[str
     return value
 
 
-def _pattern(raw: Any, ctype: ColumnType, where: str, problems: list[str]) -> str | None:
+def _pattern(raw: Any, ctype: ColumnType, where: str, problems: list[str],
+             translate: PatternTranslator | None) -> str | None:
     if raw is None:
         return None
     if ctype.kind is not TypeKind.STRING:
@@ -186,11 +200,12 @@ def _pattern(raw: Any, ctype: ColumnType, where: str, problems: list[str]) -> st
         problems.append(f"{where}: 'pattern' must be a string of 1 to {MAX_PATTERN_LENGTH} characters")
         return None
     try:
-        re.compile(raw)
-    except re.error as error:
-        problems.append(f"{where}: 'pattern' is not a valid regular expression ({error.msg})")
+        pattern = translate(raw) if translate is not None else raw
+        compile_pattern(pattern)  # refused here, at load, rather than failing or hanging at match time
+    except InvalidPattern as error:
+        problems.append(f"{where}: 'pattern' is refused: {error}")
         return None
-    return raw
+    return pattern
 
 
 def _default(raw: Any, column: Column, where: str, problems: list[str]) -> Any:
