@@ -205,3 +205,19 @@ def test_a_negative_zero_double_is_stored_as_zero(kinds: Stubs) -> None:
     assert imported.imported_count == 1
     ratios = [p.attributes["ratio"] for p in kinds.projects.ListProjects(pb.ListProjectsRequest()).projects]
     assert ratios == [0.0, 0.0] and [math.copysign(1.0, r) for r in ratios] == [1.0, 1.0]
+
+
+def test_hugeint_takes_its_whole_range_and_refuses_beyond_it(kinds: Stubs) -> None:
+    """HUGEINT holds 39 digits, one more than Arrow's decimal128: nothing within range may fail in storage."""
+    top, bottom = str(2**127 - 1), str(-(2**127))
+    for value in (top, bottom):
+        created = kinds.projects.CreateProject(create_request(**{**GOOD, "units": value}))
+        assert kinds.projects.GetProject(pb.GetProjectRequest(name=created.name)).attributes["units"] == value
+    imported = import_both(kinds, [valid_attributes(**{**GOOD, "units": top}),
+                                   valid_attributes(**{**GOOD, "units": str(2**127)})])
+    assert imported.imported_count == 2  # the top value, as a Struct row and as an Arrow row
+    errors = row_errors(imported)
+    assert sorted(errors) == [2, 4] and all(set(e) == {"units"} for e in errors.values()), errors
+    error = call_error(kinds.projects.CreateProject, create_request(**{**GOOD, "units": str(2**127)}))
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT and list(error.violations) == ["attributes.units"]
+    assert kinds.projects.ListProjects(pb.ListProjectsRequest(filter=f"units > {10**37}")).total_size == 3

@@ -31,7 +31,8 @@ from .values import ValueProblem
 _INTEGER_ARROW = {
     "TINYINT": pa.int8(), "SMALLINT": pa.int16(), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
     "UTINYINT": pa.uint8(), "USMALLINT": pa.uint16(), "UINTEGER": pa.uint32(), "UBIGINT": pa.uint64(),
-    "HUGEINT": pa.decimal128(38, 0),
+    # As decimal text: 39 digits do not fit decimal128's 38, and DuckDB casts the text exactly.
+    "HUGEINT": pa.string(),
 }
 _UUID_TEXT = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 # Arrow's match_substring_regex is RE2 as well, so one anchored call proves a whole column with
@@ -64,7 +65,7 @@ def arrow_value(ctype: ColumnType, value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     if ctype.name == "HUGEINT" and isinstance(value, int):
-        return Decimal(value)
+        return str(value)
     return value
 
 
