@@ -26,27 +26,32 @@ import grpc
 from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 
 from . import __version__
+from .api.access_policy import AccessPolicy
 from .api.admin_servicer import AdminServicer
-from .api.decoding import RequestDecoding
+from .api.admission import Admission
+from .api.auth import Authenticator, CallGuard
 from .api.drain import DrainGate
-from .api.interceptors import ErrorInterceptor
+from .api.health_servicer import HealthServicer
 from .api.monitoring_servicer import MonitoringServicer
+from .api.offload import Offloader
+from .api.pipeline import CallPipeline, PipelineSettings
 from .api.project_servicer import ProjectServicer
-from .api.request_log import RequestLogInterceptor
-from .api.rpc_metrics import RpcMetricsInterceptor
 from .api.server import (
     OWN_SERVICES,
     SERVICE_DESCRIPTORS,
+    GrpcRuntime,
     ServerOptions,
     Servicers,
     build_health_server,
     build_server,
 )
+from .api.wire import ProjectWire
 from .config import Settings
 from .deferred import Deferred
 from .domain.idempotency import Idempotency
 from .domain.projects import ProjectManager
 from .domain.table_admin import TableAdmin
+from .observability.audit import AuditLog
 from .observability.checks import CheckResult, HealthReporter, Status
 from .observability.collectors import ServiceCollector
 from .observability.health import HealthState
@@ -76,6 +81,7 @@ from .storage.layouts import TableLayouts
 from .storage.pool import ConnectionPool
 from .storage.probe import DatabaseProbe, database_files, table_row_counts
 from .storage.project_store import DuckDBProjectStore
+from .storage.record_cache import RecordCache
 from .storage.tables import TableStore
 from .storage.writer import GroupCommitWriter
 
@@ -124,32 +130,41 @@ class Application:
             __version__, self.start_time, self._start_monotonic)
         self.security = build_security(settings)
         self.live = self._live_sources()
-        self.server, self.grpc_port = build_server(
-            ServerOptions(settings.grpc_host, settings.grpc_port, settings.grpc_max_workers,
-                          settings.grpc_max_concurrent_rpcs, max_message_bytes=settings.grpc_max_message_bytes,
-                          tls=self.security.tls, reflection=self.security.reflection_enabled),
-            Servicers(projects=ProjectServicer(self.projects, self.tables),
-                      admin=AdminServicer(self.tables, self.schemas, LogLevelControl()),
-                      monitoring=MonitoringServicer(self.reporter, SystemMetricsSampler(self.live)),
-                      health=self.health.servicer),
-            # Order matters. The concurrency limit counts each call on arrival, so it runs per
-            # call and first (its refusals are neither logged nor counted). The access log and
-            # the metrics come next so they see the final status code, after ErrorInterceptor
-            # has mapped domain errors (and the drain gate's refusals). Every interceptor after
-            # the concurrency limit computes its wrapping once per method (the first of them
-            # caches the whole chain behind it), so anything that depends on the call itself
-            # must happen inside the wrapped behaviour. RequestDecoding is innermost: an
-            # undecodable body is refused after authentication, like any invalid request.
-            interceptors=[self.security.concurrency, RequestLogInterceptor(),
-                          RpcMetricsInterceptor(self.metrics.grpc), ErrorInterceptor(), self.drain_gate,
-                          *self.security.interceptors_after_drain(), RequestDecoding()],
-        )
-        # HEALTH_PORT: the same health answers in plaintext, for kubelet probes when the main port is TLS.
-        self._health_server: grpc.Server | None = None
-        self.health_port: int | None = None
-        if settings.health_port:
-            self._health_server, self.health_port = build_health_server(
-                settings.grpc_host, settings.health_port, self.health.servicer)
+        self.record_cache = RecordCache(settings.read_cache_entries)
+        self.offload = Offloader(settings.grpc_max_workers, settings.query_timeout)
+        security = self.security
+        self.admission = Admission(settings.grpc_max_concurrent_rpcs, settings.grpc_max_concurrent_streams)
+        guard = CallGuard(Authenticator(security.tokens, anonymous_role=security.anonymous_role,
+                                        certificate_roles=security.certificate_roles),
+                          AccessPolicy(security.reflection_access), AuditLog(), security.rate_limiter)
+        self.pipeline = CallPipeline(
+            admission=self.admission, drain=self.drain_gate, guard=guard, metrics=self.metrics.grpc,
+            settings=PipelineSettings(max_message_bytes=settings.grpc_max_message_bytes,
+                                      stream_idle_timeout=settings.stream_idle_timeout))
+        servicers = Servicers(
+            projects=ProjectServicer(self.projects, self.tables, self.offload, ProjectWire()),
+            admin=AdminServicer(self.tables, self.schemas, LogLevelControl(), self.offload),
+            monitoring=MonitoringServicer(self.reporter, SystemMetricsSampler(self.live), self.offload),
+            health=HealthServicer(self.health))
+        options = ServerOptions(settings.grpc_host, settings.grpc_port, settings.grpc_max_concurrent_rpcs,
+                                max_message_bytes=settings.grpc_max_message_bytes, tls=security.tls,
+                                reflection=security.reflection_enabled)
+        self.runtime = GrpcRuntime()
+
+        async def build() -> tuple[grpc.aio.Server, int, grpc.aio.Server | None, int | None]:
+            server, port = build_server(options, servicers, self.pipeline)
+            if not settings.health_port:
+                return server, port, None, None
+            # HEALTH_PORT: the same health answers in plaintext, for kubelet probes when the main port is TLS.
+            health_server, health_port = build_health_server(settings.grpc_host, settings.health_port,
+                                                             servicers.health, self.pipeline)
+            return server, port, health_server, health_port
+
+        try:
+            self.server, self.grpc_port, self._health_server, self.health_port = self.runtime.call(build())
+        except BaseException:
+            self.runtime.close()
+            raise
         self.metrics.grpc.preinitialize(SERVICE_DESCRIPTORS)
         for collector in (ProcessCollector, PlatformCollector, GCCollector):
             collector(registry=self.metrics.registry)
@@ -162,9 +177,9 @@ class Application:
     # -- lifecycle --------------------------------------------------------------
     def start(self) -> None:
         """Starts serving (NOT_SERVING) and initialises in the background."""
-        self.server.start()
+        self.runtime.call(self.server.start())
         if self._health_server is not None:
-            self._health_server.start()
+            self.runtime.call(self._health_server.start())
         if self.settings.metrics_enabled:
             self._metrics_server = MetricsHttpServer(self.metrics.registry, self.settings.grpc_host,
                                                      self.settings.metrics_port)
@@ -187,6 +202,7 @@ class Application:
         return self.health.ready
 
     def stop(self, drain_seconds: float | None = None, grace_seconds: float | None = None) -> None:
+        """Drains, then stops everything; calls still running after the grace period get UNAVAILABLE."""
         drain = self.settings.shutdown_drain_seconds if drain_seconds is None else drain_seconds
         grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
         log.info("draining", extra={"drain_seconds": drain, "grace_seconds": grace})
@@ -195,25 +211,32 @@ class Application:
         time.sleep(drain)  # let load balancers see NOT_SERVING and stop sending
         self.drain_gate.close()  # stragglers get UNAVAILABLE; running calls go on
         started = time.monotonic()
-        if not self.drain_gate.wait_idle(grace):
-            log.warning("grace period over with calls still in flight; cancelling them",
+        if not self.runtime.call(self.drain_gate.wait_idle(grace)):
+            log.warning("grace period over with calls still in flight; answering them UNAVAILABLE",
                         extra={"in_flight": self.drain_gate.in_flight})
-        self.server.stop(max(0.0, grace - (time.monotonic() - started))).wait()
+            if self.storage is not None:  # writes already queued commit, so their callers hear OK, not a refusal
+                self.storage.writer.stop(timeout=5.0)
+            self.runtime.call(self.drain_gate.cancel_running(settle=2.0))
+        left = max(0.0, grace - (time.monotonic() - started))
+        self.runtime.call(self.drain_gate.wait_quiet(quiet=0.25, timeout=min(left, 2.0)))
+        self.runtime.call(self.server.stop(1.0))
         if self._health_server is not None:  # answered NOT_SERVING through the whole drain
-            self._health_server.stop(0).wait()
+            self.runtime.call(self._health_server.stop(0))
         self._initializer.join(timeout=5)
         if self._monitor is not None:
             self._monitor.stop()
         schemas = self.schemas.peek()
         if schemas is not None:
             schemas.stop()
+        self.offload.shutdown()
         if self.storage is not None:
-            self.storage.writer.stop()
+            self.storage.writer.stop(timeout=5.0)
             self.storage.pool.close()
             self.storage.database.checkpoint_and_close()
         if self._metrics_server is not None:
             self._metrics_server.stop()
         self.ontology_probe.close()
+        self.runtime.close()
         log.info("stopped")
 
     def _initialize(self) -> None:
@@ -235,7 +258,7 @@ class Application:
         pool = ConnectionPool(database, s.duckdb_pool_size)
         self.storage = Storage(database, pool, writer)
         layouts = TableLayouts(pool)  # one instance: every DDL publishes the new layout to it
-        table_store = TableStore(pool, writer, layouts)
+        table_store = TableStore(pool, writer, layouts, cache=self.record_cache)
         table_store.ensure_catalog()
         schemas = SchemaCache(
             s.onto_schema_ids, OntologyClient(s.onto_server_url, s.onto_server_timeout),
@@ -251,11 +274,12 @@ class Application:
         self.schemas.set(schemas)
         self.tables.set(tables)
         spool_dir = None if s.duckdb_path == ":memory:" else str(database.path.parent)  # import spools
-        store = DuckDBProjectStore(pool, writer, layouts, spool_dir=spool_dir, guard=self.disk_guard)
+        store = DuckDBProjectStore(pool, writer, layouts, spool_dir=spool_dir, guard=self.disk_guard,
+                                   cache=self.record_cache)
         store.prepare()
         retention = timedelta(seconds=s.request_id_retention_seconds)
         self.projects.set(ProjectManager(schemas, store, idempotency=Idempotency(store, retention),
-                                         metrics=self.metrics.domain))
+                                         metrics=self.metrics.domain, limits=self.security.limits))
         self.database_probe = DatabaseProbe(database)
         self._monitor = HealthMonitor(
             self.health, [("database", self._probe_database), ("schema", self._probe_schemas)],

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 # Ceilings the domain enforces whatever the configuration says: a larger setting would be silently ineffective.
-from .domain import filter_syntax, projects
+from .domain import filter_syntax, limits
 
 
 class ConfigError(ValueError):
@@ -189,10 +189,20 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("METRICS_PORT", "metrics_port", "9464", _int_range(0, 65535),
              "Prometheus /metrics HTTP port (0 picks a free port)."),
     Variable("METRICS_ENABLED", "metrics_enabled", "true", _bool, "Serve Prometheus /metrics."),
-    Variable("GRPC_MAX_WORKERS", "grpc_max_workers", "64", _int_range(1, 1024),
-             "Threads serving RPCs; writes waiting on the same group commit each hold one."),
+    Variable("GRPC_MAX_WORKERS", "grpc_max_workers", "16", _int_range(1, 1024),
+             "Threads for the blocking part of RPCs (database queries, imports, exports); RPCs themselves run "
+             "on one event loop, so idle streams and writes waiting for their group commit hold none."),
     Variable("GRPC_MAX_CONCURRENT_RPCS", "grpc_max_concurrent_rpcs", "256", _int_range(1, 100_000),
-             "RPCs accepted at once (health checks excepted); more get RESOURCE_EXHAUSTED."),
+             "Unary RPCs accepted at once (health checks excepted); more get RESOURCE_EXHAUSTED."),
+    Variable("GRPC_MAX_CONCURRENT_STREAMS", "grpc_max_concurrent_streams", "100", _int_range(1, 100_000),
+             "Streaming RPCs (imports, exports, watches) open at once, apart from the unary ones; more get "
+             "RESOURCE_EXHAUSTED."),
+    Variable("STREAM_IDLE_TIMEOUT", "stream_idle_timeout", "30", _float_range(0.1, 86_400),
+             "Seconds a client stream (ImportProjects) may wait for its next message before it is ended "
+             "with DEADLINE_EXCEEDED."),
+    Variable("QUERY_TIMEOUT", "query_timeout", "60", _float_range(0.001, 86_400),
+             "Seconds one database step of an RPC may run (a query, a page of an export), within the call's "
+             "own deadline; then it is interrupted and the call gets DEADLINE_EXCEEDED."),
     Variable("DUCKDB_PATH", "duckdb_path", "data_product.db", _nonempty,
              "DuckDB database file (its directory is created)."),
     Variable("DUCKDB_THREADS", "duckdb_threads", "0", _int_range(0, 1024),
@@ -201,6 +211,8 @@ VARIABLES: tuple[Variable, ...] = (
              "DuckDB memory limit such as 1GB, or a share of a size such as 75% of 2048MiB "
              "(empty: DuckDB's default, 80% of RAM)."),
     Variable("DUCKDB_POOL_SIZE", "duckdb_pool_size", "8", _int_range(1, 256), "Read connections in the pool."),
+    Variable("READ_CACHE_ENTRIES", "read_cache_entries", "100000", _int_range(0, 100_000_000),
+             "Projects kept in memory for GetProject, coherent with every write (0: none)."),
     Variable("DISK_FREE_RESERVE", "disk_free_reserve", "128MiB", _size_bytes,
              "Free space kept on the database volume: below it writes get UNAVAILABLE (LOW_DISK_SPACE) and "
              "resume by themselves once space is freed; reads go on. DuckDB checkpoints whenever its WAL "
@@ -273,9 +285,9 @@ VARIABLES: tuple[Variable, ...] = (
              "Most terms (comparisons) in a filter (at most 64); more is INVALID_ARGUMENT."),
     Variable("MAX_ORDER_BY_LENGTH", "max_order_by_length", "512", _int_range(1, 100_000),
              "Most characters in order_by; more is INVALID_ARGUMENT."),
-    Variable("MAX_PAGE_SIZE", "max_page_size", "1000", _int_range(1, 1000),
+    Variable("MAX_PAGE_SIZE", "max_page_size", "1000", _int_range(1, limits.PAGE_SIZE_CEILING),
              "Largest page (at most 1000); a larger page_size is served as this many (AIP-158)."),
-    Variable("MAX_BATCH_SIZE", "max_batch_size", "1000", _int_range(1, projects.MAX_BATCH_SIZE),
+    Variable("MAX_BATCH_SIZE", "max_batch_size", "1000", _int_range(1, limits.BATCH_SIZE_CEILING),
              "Most requests in one BatchCreateProjects (at most 1000); more is INVALID_ARGUMENT."),
     Variable("MAX_IMPORT_ROWS_PER_MESSAGE", "max_import_rows_per_message", "10000", _int_range(1, 10_000_000),
              "Most rows in one ImportProjects message; more is INVALID_ARGUMENT."),
@@ -298,10 +310,14 @@ class Settings:
     metrics_enabled: bool
     grpc_max_workers: int
     grpc_max_concurrent_rpcs: int
+    grpc_max_concurrent_streams: int
+    stream_idle_timeout: float
+    query_timeout: float
     duckdb_path: str
     duckdb_threads: int
     duckdb_memory_limit: str
     duckdb_pool_size: int
+    read_cache_entries: int
     disk_free_reserve: int
     write_queue_size: int
     write_group_max: int

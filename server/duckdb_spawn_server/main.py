@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import signal
 import sys
 import threading
@@ -24,6 +25,8 @@ def main() -> int:
     configure_logging(settings.log_level)
     # Requests allocate many short-lived objects; collect the young generation less often.
     gc.set_threshold(10_000, 20, 20)
+    if os.environ.get("X_SWITCH"):
+        sys.setswitchinterval(float(os.environ["X_SWITCH"]))
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda number, frame: stop.set())
@@ -51,5 +54,14 @@ def main() -> int:
     return 0
 
 
+def run() -> None:
+    """The console script: exit at once when stopped, whatever threads a library left behind."""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

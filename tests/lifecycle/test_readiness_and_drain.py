@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -92,7 +93,7 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(tmp_path: Path) -> None:
         # Calls arriving after the drain were turned away as retryable; none failed mid-flight.
         assert acknowledged
         assert grpc.StatusCode.UNAVAILABLE in refused
-        assert set(refused) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}, refused
+        assert set(refused) == {grpc.StatusCode.UNAVAILABLE}, refused  # never CANCELLED: clients retry these
         assert any(r.get("message") == "stopped" for r in server.log_records())
         channel.close()
 
@@ -110,5 +111,62 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(tmp_path: Path) -> None:
         finally:
             restarted.close()
         assert not (tmp_path / "drain.duckdb.wal").exists(), "shutdown should checkpoint the WAL away"
+    finally:
+        server.close()
+
+
+def test_calls_still_running_after_the_grace_period_get_unavailable_and_the_process_exits_in_time(
+        tmp_path: Path) -> None:
+    """An import stream that never ends and a health Watch: answered UNAVAILABLE, exit 0 within drain + grace."""
+    drain, grace = 1.0, 2.0
+    server = ServerProcess(base_env(tmp_path / "stuck.duckdb", SHUTDOWN_DRAIN_SECONDS=str(drain),
+                                    SHUTDOWN_GRACE_SECONDS=str(grace), STREAM_IDLE_TIMEOUT="600"))
+    try:
+        server.wait_serving()
+        channel = grpc.insecure_channel(server.target)
+        stubs = Stubs(channel)
+        server.wait_ready(stubs)
+        created = stubs.projects.CreateProject(create_request(project_name="before"))
+        never = threading.Event()
+
+        def messages():  # type: ignore[no-untyped-def]
+            message = pb.ImportProjectsRequest(mode=pb.IMPORT_MODE_ATOMIC)
+            message.struct_rows.rows.add().update({"project_name": "stuck"})
+            yield message
+            never.wait(60)  # bounded; the server ends the call long before
+
+        stuck = stubs.projects.ImportProjects.future(messages(), timeout=60)
+        watch = stubs.health.Watch(health_pb2.HealthCheckRequest(service="liveness"), timeout=60)
+        assert next(watch).status == SERVING
+        wait_until(lambda: any(r.get("rpc_method", "").endswith("CreateProject") for r in server.log_records()),
+                   10, "the server to be busy")
+        signalled = time.monotonic()
+        server.signal(signal.SIGTERM)
+        assert server.wait_exit(30) == 0
+        took = time.monotonic() - signalled
+        never.set()
+        try:
+            stuck.result(timeout=10)
+            raise AssertionError("the stuck import succeeded")
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.UNAVAILABLE, (error.code(), error.details())
+        try:
+            for _ in watch:
+                pass
+            raise AssertionError("the watch ended without a status")
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.UNAVAILABLE, (error.code(), error.details())
+        # Within the drain and the grace period, plus the few seconds closing the database may take.
+        assert took < drain + grace + 5, took
+        channel.close()
+        restarted = ServerProcess(base_env(tmp_path / "stuck.duckdb"))
+        try:
+            restarted.wait_serving()
+            stubs2 = Stubs(grpc.insecure_channel(restarted.target))
+            restarted.wait_ready(stubs2)
+            assert stubs2.projects.ListProjects(pb.ListProjectsRequest()).total_size == 1  # nothing half-imported
+            assert stubs2.projects.GetProject(pb.GetProjectRequest(name=created.name)) == created
+        finally:
+            restarted.close()
     finally:
         server.close()

@@ -89,9 +89,19 @@ def test_schema_cache_rules() -> None:
     assert pending.status is Status.DEGRADED and "migration pending on table projects" in pending.message
 
 
+class _Statuses:
+    """state[service]: what the Health service answers for it now."""
+
+    def __init__(self, state: HealthState) -> None:
+        self._state = state
+
+    def __getitem__(self, service: str) -> int | None:
+        return self._state.status(service)
+
+
 def test_readiness_needs_startup_every_dependency_and_no_drain() -> None:
     state = HealthState(("svc",))
-    status = state.servicer._server_status
+    status = _Statuses(state)
     assert status[READINESS] == NOT_SERVING and status[LIVENESS] == SERVING
     state.set_ready(True)
     assert status[READINESS] == SERVING and status["svc"] == SERVING
@@ -111,7 +121,7 @@ def test_readiness_needs_startup_every_dependency_and_no_drain() -> None:
 def test_readiness_changes_are_published_once() -> None:
     state = HealthState(())
     sent: list[int] = []
-    state.servicer._send_response_callbacks[READINESS] = {lambda response: sent.append(response.status)}
+    state.subscribe(lambda service, status: sent.append(status) if service == READINESS else None)
     state.set_ready(True)
     for _ in range(3):
         state.set_dependency("database", True)

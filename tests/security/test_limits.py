@@ -6,17 +6,17 @@ must carry the variable's name in the message and in ErrorInfo.metadata.
 
 from __future__ import annotations
 
-import threading
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 from duckdb_spawn.v1 import project_service_pb2 as pb
-from google.protobuf import field_mask_pb2
+from google.protobuf import empty_pb2, field_mask_pb2
 
 from tests.support.auth import bearer, with_token
-from tests.support.contract import all_rpcs
+from tests.support.extra_service import add_service
 from tests.support.rpc import RichError, call_error, create_request, rich_error, valid_attributes
 from tests.support.servers import InProcessServer, Stubs, in_process_server, wait_until
 
@@ -120,44 +120,18 @@ def import_messages(*row_counts: int) -> list[pb.ImportProjectsRequest]:
 
 
 def test_import_caps(tmp_path: Path) -> None:
-    """Checked as the servicer reads the stream: through a consuming handler of ImportProjects messages
-    (so this runs on any branch), and through ImportProjects itself where it is implemented."""
-    consumed: list[int] = []
-
-    def consume(requests: Iterator[pb.ImportProjectsRequest],
-                context: grpc.ServicerContext) -> pb.ImportProjectsResponse:
-        for request in requests:
-            consumed.append(len(request.struct_rows.rows))
-        return pb.ImportProjectsResponse(received_count=sum(consumed))
-
-    server = InProcessServer(tmp_path / "import.duckdb", **LIMITS)
-    server.app.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
-        "duckdb_spawn.test.Import", {"Consume": grpc.stream_unary_rpc_method_handler(
-            consume, request_deserializer=pb.ImportProjectsRequest.FromString,
-            response_serializer=pb.ImportProjectsResponse.SerializeToString)}),))
-    server.start()
-    channel = with_token(grpc.insecure_channel(server.target), server.admin_token)
-    try:
-        stubs = Stubs(channel)
-        consume_call = channel.stream_unary("/duckdb_spawn.test.Import/Consume",
-                                            request_serializer=pb.ImportProjectsRequest.SerializeToString,
-                                            response_deserializer=pb.ImportProjectsResponse.FromString)
-        imports = [consume_call]
-        if next(r for r in all_rpcs() if r.name == "ImportProjects").implemented:
-            imports.append(stubs.projects.ImportProjects)
-        for call in imports:
-            assert call(iter(import_messages(2, 1)), timeout=10).received_count == 3  # within both caps
-            error = call_error(call, iter(import_messages(3)), timeout=10)
-            assert_limit(error, IA, "MAX_IMPORT_ROWS_PER_MESSAGE", "IMPORT_MESSAGE_TOO_LARGE")
-            error = call_error(call, iter(import_messages(2, 2)), timeout=10)
-            assert_limit(error, RE, "MAX_IMPORT_ROWS", "IMPORT_TOO_LARGE")
-            assert error.quota is not None and error.quota.violations[0].subject == "MAX_IMPORT_ROWS"
-            big = import_messages(1)
-            big[0].struct_rows.rows[0].update({"description": "d" * 2000})
-            assert_limit(call_error(call, iter(big), timeout=10), IA, "MAX_ATTRIBUTE_BYTES", "ATTRIBUTE_TOO_LARGE")
-    finally:
-        channel.close()
-        server.stop()
+    """Checked by the import use case as it reads the stream, message by message."""
+    with in_process_server(tmp_path / "import.duckdb", **LIMITS) as (_, stubs):
+        call = stubs.projects.ImportProjects
+        assert call(iter(import_messages(2, 1)), timeout=10).received_count == 3  # within both caps
+        error = call_error(call, iter(import_messages(3)), timeout=10)
+        assert_limit(error, IA, "MAX_IMPORT_ROWS_PER_MESSAGE", "IMPORT_MESSAGE_TOO_LARGE")
+        error = call_error(call, iter(import_messages(2, 2)), timeout=10)
+        assert_limit(error, RE, "MAX_IMPORT_ROWS", "IMPORT_TOO_LARGE")
+        assert error.quota is not None and error.quota.violations[0].subject == "MAX_IMPORT_ROWS"
+        big = import_messages(1)
+        big[0].struct_rows.rows[0].update({"description": "d" * 2000})
+        assert_limit(call_error(call, iter(big), timeout=10), IA, "MAX_ATTRIBUTE_BYTES", "ATTRIBUTE_TOO_LARGE")
 
 
 def test_message_size_both_directions(tmp_path: Path) -> None:
@@ -178,15 +152,15 @@ def test_message_size_both_directions(tmp_path: Path) -> None:
 
 def test_concurrent_rpc_cap(tmp_path: Path) -> None:
     """Two calls held open fill a cap of 2; the third is refused; health stays answerable."""
-    release = threading.Event()
+    release = asyncio.Event()
 
-    def hold(request: bytes, context: grpc.ServicerContext) -> bytes:
-        release.wait(30)  # bounded: the test sets it
-        return b""
+    class Blocking:
+        async def Hold(self, request: empty_pb2.Empty, context: object) -> empty_pb2.Empty:
+            await asyncio.wait_for(release.wait(), 30)  # bounded: the test sets it
+            return empty_pb2.Empty()
 
     server = InProcessServer(tmp_path / "cap.duckdb", GRPC_MAX_CONCURRENT_RPCS="2")
-    server.app.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
-        "duckdb_spawn.test.Blocking", {"Hold": grpc.unary_unary_rpc_method_handler(hold)}),))
+    add_service(server, "duckdb_spawn.test.Blocking", Blocking())
     server.start()
     channel = with_token(grpc.insecure_channel(server.target), server.admin_token)
     held = []
@@ -194,26 +168,29 @@ def test_concurrent_rpc_cap(tmp_path: Path) -> None:
         stubs = Stubs(channel)
         hold_call = channel.unary_unary("/duckdb_spawn.test.Blocking/Hold")
         held = [hold_call.future(b"", timeout=30) for _ in range(2)]
-        wait_until(lambda: server.app.security.concurrency.active == 2, 10, "two calls in flight")
+        wait_until(lambda: server.app.admission.unary.active == 2, 10, "two calls in flight")
         error = call_error(stubs.projects.ListProjects, pb.ListProjectsRequest(), timeout=10)
         assert_limit(error, RE, "GRPC_MAX_CONCURRENT_RPCS", "TOO_MANY_CONCURRENT_RPCS")
         assert error.retry_info is not None
         assert stubs.health_status() == 1  # SERVING: probes are exempt
-        release.set()
+        server.app.runtime.loop.call_soon_threadsafe(release.set)
         for future in held:
             future.result(timeout=10)
-        wait_until(lambda: server.app.security.concurrency.active == 0, 10, "the slots to be released")
+        wait_until(lambda: server.app.admission.unary.active == 0, 10, "the slots to be released")
         assert stubs.projects.ListProjects(pb.ListProjectsRequest(), timeout=10).total_size == 0
     finally:
-        release.set()
+        server.app.runtime.loop.call_soon_threadsafe(release.set)
         channel.close()
         server.stop()
 
 
 def test_unknown_methods_need_admin(tmp_path: Path) -> None:
+    class Extra:
+        async def Call(self, request: empty_pb2.Empty, context: object) -> empty_pb2.Empty:
+            return empty_pb2.Empty()
+
     server = InProcessServer(tmp_path / "u.duckdb")
-    server.app.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
-        "duckdb_spawn.test.Extra", {"Call": grpc.unary_unary_rpc_method_handler(lambda r, c: b"ok")}),))
+    add_service(server, "duckdb_spawn.test.Extra", Extra())
     server.start()
     try:
         with grpc.insecure_channel(server.target) as channel:
@@ -221,7 +198,7 @@ def test_unknown_methods_need_admin(tmp_path: Path) -> None:
             with pytest.raises(grpc.RpcError) as caught:
                 call(b"", timeout=10)
             assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
-            assert call(b"", metadata=bearer(server.admin_token), timeout=10) == b"ok"
+            assert call(b"", metadata=bearer(server.admin_token), timeout=10) == b""
     finally:
         server.stop()
 

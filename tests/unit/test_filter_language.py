@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 
+import duckdb
 import pytest
 from duckdb_spawn_server.domain.errors import InvalidArgument
 from duckdb_spawn_server.domain.fields import FieldCatalog
@@ -12,7 +14,7 @@ from duckdb_spawn_server.domain.filter_syntax import AllOf, AnyOf, Negation, Res
 from duckdb_spawn_server.domain.filters import And, Compare, IsNull, Match, Not, Op, Or, compile_filter
 from duckdb_spawn_server.domain.ordering import decode_position, encode_position, parse_order_by
 from duckdb_spawn_server.ontology.mock import mock_schema
-from duckdb_spawn_server.storage.query_sql import after_sql, like_pattern, where_sql
+from duckdb_spawn_server.storage.query_sql import after_sql, where_sql, wildcard_regex
 
 CATALOG = FieldCatalog(mock_schema("project_schema"))  # type: ignore[arg-type]
 
@@ -56,12 +58,25 @@ def test_literals_are_typed_by_their_field() -> None:
     assert isinstance(either.children[0], Not) and isinstance(either.children[1], IsNull)
 
 
-def test_sql_binds_every_value_and_escapes_like_patterns() -> None:
-    tree = compile_filter('project_name = "50%_off*" AND total_amount != 5', CATALOG)
+def test_sql_binds_every_value_and_escapes_wildcard_patterns() -> None:
+    tree = compile_filter('project_name = "50%_off.(x)*" AND total_amount != 5', CATALOG)
     fragment = where_sql(tree)
-    assert fragment.params == ["50\\%\\_off%", 5]
+    assert fragment.params == ["(?s)50%_off\\.\\(x\\).*", 5]
     assert "50" not in fragment.sql and "?" in fragment.sql
-    assert like_pattern(["a\\b", ""]) == "a\\\\b%"
+    assert wildcard_regex(["a\\b", ""]) == "(?s)a\\\\b.*"
+
+
+@pytest.mark.parametrize("parts", [("", "a", "b", ""), ("x.y", ""), ("", "[*]", "$^"), ("a\nb",), ("(", "|", ")")])
+def test_wildcard_patterns_match_in_duckdb_exactly_as_literals_joined_by_anything(parts: tuple[str, ...]) -> None:
+    """RE2 in DuckDB agrees with Python's own reading of the pattern on every candidate value."""
+    con = duckdb.connect()
+    literal = re.compile("".join(re.escape(p) if i == 0 else ".*" + re.escape(p) for i, p in enumerate(parts)),
+                         re.DOTALL)
+    values = ["", "ab", "a\nb", "xay", "x.y", "xzy", "[*]$^", "(|)", "a.b.c", "ba", "x.y.z", "(a|b)"]
+    pattern = wildcard_regex(parts)
+    for value in values:
+        found = con.execute("SELECT regexp_full_match(?, ?)", [value, pattern]).fetchone()[0]
+        assert found == (literal.fullmatch(value) is not None), (parts, value)
 
 
 def test_keyset_positions_round_trip_with_exact_types() -> None:

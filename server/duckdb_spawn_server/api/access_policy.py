@@ -84,3 +84,9 @@ class AccessPolicy:
         if service in REFLECTION_SERVICES:
             return self._reflection, Role.READER
         return Access.ROLE, METHOD_ROLES.get(method, Role.ADMIN)
+
+
+def split_method(full_method: str) -> tuple[str, str]:
+    """'/pkg.Service/Method' -> ('pkg.Service', 'Method')."""
+    _, service, method = full_method.split("/", 2) if full_method.count("/") >= 2 else ("", "", full_method)
+    return service, method

@@ -1,10 +1,9 @@
-"""AdminService: protos in, domain calls, protos out."""
+"""AdminService: protos in, domain calls, protos out; anything that waits runs in the offloader."""
 
 from __future__ import annotations
 
 import grpc
 from duckdb_spawn.v1 import admin_service_pb2 as pb
-from duckdb_spawn.v1 import admin_service_pb2_grpc as pb_grpc
 from google.protobuf import empty_pb2
 
 from ..deferred import Deferred
@@ -14,50 +13,65 @@ from ..domain.table_admin import TableAdmin
 from ..observability.log_level import LogLevelControl
 from .admin_convert import refresh_to_proto, schema_to_proto, step_to_proto, table_to_proto
 from .deadlines import remaining
+from .offload import Offloader
 
 
-class AdminServicer(pb_grpc.AdminServiceServicer):
+class AdminServicer:
     def __init__(self, tables: Deferred[TableAdmin], schemas: Deferred[SchemaRegistry],
-                 log_levels: LogLevelControl) -> None:
+                 log_levels: LogLevelControl, offload: Offloader) -> None:
         self._tables = tables
         self._schemas = schemas
         self._log_levels = log_levels
+        self._offload = offload
 
-    def CreateTables(self, request: pb.CreateTablesRequest, context: grpc.ServicerContext) -> pb.CreateTablesResponse:
-        results = self._tables.get().create_all(timeout=remaining(context))
+    async def CreateTables(self, request: pb.CreateTablesRequest,
+                           context: grpc.aio.ServicerContext) -> pb.CreateTablesResponse:
+        tables, timeout = self._tables.get(), remaining(context)
+        results = await self._offload.run(context, lambda: tables.create_all(timeout=timeout))
         return pb.CreateTablesResponse(results=[
             pb.TableCreationResult(table=table_name(r.name), created=r.created) for r in results])
 
-    def ListTables(self, request: pb.ListTablesRequest, context: grpc.ServicerContext) -> pb.ListTablesResponse:
-        return pb.ListTablesResponse(tables=[table_to_proto(t) for t in self._tables.get().list(remaining(context))])
+    async def ListTables(self, request: pb.ListTablesRequest,
+                         context: grpc.aio.ServicerContext) -> pb.ListTablesResponse:
+        tables, timeout = self._tables.get(), remaining(context)
+        listed = await self._offload.run(context, tables.list, timeout)
+        return pb.ListTablesResponse(tables=[table_to_proto(t) for t in listed])
 
-    def GetTable(self, request: pb.GetTableRequest, context: grpc.ServicerContext) -> pb.Table:
-        return table_to_proto(self._tables.get().get(parse_table_name(request.name), remaining(context)))
+    async def GetTable(self, request: pb.GetTableRequest, context: grpc.aio.ServicerContext) -> pb.Table:
+        tables, timeout = self._tables.get(), remaining(context)
+        name = parse_table_name(request.name)
+        return table_to_proto(await self._offload.run(context, tables.get, name, timeout))
 
-    def UpdateTable(self, request: pb.UpdateTableRequest, context: grpc.ServicerContext) -> pb.UpdateTableResponse:
-        update = self._tables.get().update(parse_table_name(request.name), schema_json=request.schema_json,
-                                           dry_run=request.dry_run, force=request.force,
-                                           timeout=remaining(context))
+    async def UpdateTable(self, request: pb.UpdateTableRequest,
+                          context: grpc.aio.ServicerContext) -> pb.UpdateTableResponse:
+        tables, timeout = self._tables.get(), remaining(context)
+        name = parse_table_name(request.name)
+        update = await self._offload.run(context, lambda: tables.update(
+            name, schema_json=request.schema_json, dry_run=request.dry_run, force=request.force, timeout=timeout))
         return pb.UpdateTableResponse(steps=[step_to_proto(s) for s in update.steps], applied=update.applied,
                                       table=table_to_proto(update.table))
 
-    def DeleteTable(self, request: pb.DeleteTableRequest, context: grpc.ServicerContext) -> empty_pb2.Empty:
-        self._tables.get().delete(parse_table_name(request.name), force=request.force, timeout=remaining(context))
+    async def DeleteTable(self, request: pb.DeleteTableRequest,
+                          context: grpc.aio.ServicerContext) -> empty_pb2.Empty:
+        tables, timeout = self._tables.get(), remaining(context)
+        name = parse_table_name(request.name)
+        await self._offload.run(context, lambda: tables.delete(name, force=request.force, timeout=timeout))
         return empty_pb2.Empty()
 
-    def GetSchema(self, request: pb.GetSchemaRequest, context: grpc.ServicerContext) -> pb.Schema:
-        return schema_to_proto(self._schemas.get().describe(parse_schema_name(request.name)))
+    async def GetSchema(self, request: pb.GetSchemaRequest, context: grpc.aio.ServicerContext) -> pb.Schema:
+        schemas = self._schemas.get()
+        schema_id = parse_schema_name(request.name)
+        return schema_to_proto(await self._offload.run(context, schemas.describe, schema_id))
 
-    def RefreshSchemas(self, request: pb.RefreshSchemasRequest,
-                       context: grpc.ServicerContext) -> pb.RefreshSchemasResponse:
+    async def RefreshSchemas(self, request: pb.RefreshSchemasRequest,
+                             context: grpc.aio.ServicerContext) -> pb.RefreshSchemasResponse:
+        schemas, timeout = self._schemas.get(), remaining(context)
         ids = [parse_schema_name(name, f"names[{index}]") for index, name in enumerate(request.names)]
-        reports = self._schemas.get().refresh(ids, timeout=remaining(context))
+        reports = await self._offload.run(context, lambda: schemas.refresh(ids, timeout=timeout))
         return pb.RefreshSchemasResponse(results=[refresh_to_proto(r) for r in reports])
 
-    def GetLogLevel(self, request: pb.GetLogLevelRequest, context: grpc.ServicerContext) -> pb.LogLevel:
+    async def GetLogLevel(self, request: pb.GetLogLevelRequest, context: grpc.aio.ServicerContext) -> pb.LogLevel:
         return pb.LogLevel(level=self._log_levels.get())
 
-    def SetLogLevel(self, request: pb.SetLogLevelRequest, context: grpc.ServicerContext) -> pb.LogLevel:
+    async def SetLogLevel(self, request: pb.SetLogLevelRequest, context: grpc.aio.ServicerContext) -> pb.LogLevel:
         return pb.LogLevel(level=self._log_levels.set(request.level))
-
-

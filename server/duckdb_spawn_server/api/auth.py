@@ -6,7 +6,8 @@ common name maps to a role (mutual TLS), else the anonymous caller, whose
 role is AUTH_ANONYMOUS_ROLE (none when AUTH_REQUIRED). A token that is
 presented but wrong is refused outright, never downgraded to anonymous.
 
-Health checks pass untouched. Open reflection still refuses a wrong token.
+Health checks are not guarded (the pipeline skips them). Open reflection
+still refuses a wrong token.
 
 What they may do: `AccessPolicy`. Callers without credentials are answered
 UNAUTHENTICATED (credentials would help), known callers whose role is too
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -29,9 +31,8 @@ from ..domain.errors import DomainError, PermissionDenied, Unauthenticated
 from ..domain.rate_limit import RateLimiter
 from ..observability.audit import AuditLog, AuditRecord
 from ..security.tokens import TokenRegistry
-from .access_policy import HEALTH_SERVICE, Access, AccessPolicy
+from .access_policy import Access, AccessPolicy, split_method
 from .errors import code_for
-from .handlers import Behavior, Handler, WrappingInterceptor, split_method
 
 _BEARER = re.compile(r"\s*bearer\s+(\S+)\s*", re.IGNORECASE)
 # Who a call is recorded as when its credentials could not be checked (e.g. a wrong token).
@@ -71,71 +72,54 @@ class Authenticator:
         return principal
 
 
-class AuthInterceptor(WrappingInterceptor):
+@dataclass(frozen=True)
+class GuardedMethod:
+    """How one method is guarded, decided before its first call."""
+
+    path: str
+    access: Access
+    role: Role
+    audited: bool  # admin calls are audited whatever their outcome
+
+
+class CallGuard:
+    """Authenticates, authorises and rate-limits each call; audits denials and admin calls."""
+
     def __init__(self, authenticator: Authenticator, policy: AccessPolicy, audit: AuditLog,
                  rate_limiter: RateLimiter | None = None) -> None:
-        super().__init__()
         self._authenticator = authenticator
         self._policy = policy
         self._audit = audit
         self._rate_limiter = rate_limiter
 
-    def wrap(self, behavior: Behavior, handler: Handler, method: str) -> Behavior:
-        # Decided once per method; who is calling is decided per call, inside the wrapper.
-        access, role = self._policy.access(method)
-        if split_method(method)[0] == HEALTH_SERVICE:  # probes: no credentials, no rate limit
-            return behavior
-        audited = access is Access.ROLE and role is Role.ADMIN
-        return self._guard(behavior, handler.response_streaming, method, access, role, audited)
+    def method(self, path: str) -> GuardedMethod:
+        access, role = self._policy.access(path)
+        return GuardedMethod(path, access, role, access is Access.ROLE and role is Role.ADMIN)
 
-    def _admit(self, context: grpc.ServicerContext, request: Any, method: str,
-               access: Access, role: Role) -> Principal:
-        """Authenticates, authorises and rate-limits one call; denials are audited and raised."""
+    def admit(self, method: GuardedMethod, context: grpc.aio.ServicerContext, request: Any) -> Principal:
+        """The caller, allowed to make this call; raises (and audits) a denial."""
         principal = _UNAUTHENTICATED
         try:
-            metadata = context.invocation_metadata() or ()
-            principal = self._authenticator.authenticate(metadata, context.auth_context())
-            _authorize(principal, access, role, method)
+            principal = self._authenticator.authenticate(context.invocation_metadata() or (),
+                                                         context.auth_context())
+            _authorize(principal, method.access, method.role, method.path)
             if self._rate_limiter is not None:
                 self._rate_limiter.acquire(_bucket_key(principal, context))
         except DomainError as error:
-            self._record(principal, method, request, code_for(error).name, error.reason, context)
+            self._record(principal, method.path, request, code_for(error).name, error.reason, context)
             raise
         return principal
 
-    def _guard(self, behavior: Behavior, streaming: bool, method: str,
-               access: Access, role: Role, audited: bool) -> Behavior:
-        if streaming:
-            def stream(request: Any, context: grpc.ServicerContext) -> Any:
-                principal = self._admit(context, request, method, access, role)
-                if not audited:
-                    yield from behavior(request, context)
-                    return
-                try:
-                    yield from behavior(request, context)
-                except BaseException as error:
-                    self._record(principal, method, request, _outcome(context, error), _reason(error), context)
-                    raise
-                self._record(principal, method, request, _outcome(context, None), "", context)
-
-            return stream
-
-        def unary(request: Any, context: grpc.ServicerContext) -> Any:
-            principal = self._admit(context, request, method, access, role)
-            if not audited:
-                return behavior(request, context)
-            try:
-                response = behavior(request, context)
-            except BaseException as error:
-                self._record(principal, method, request, _outcome(context, error), _reason(error), context)
-                raise
-            self._record(principal, method, request, _outcome(context, None), "", context)
-            return response
-
-        return unary
+    def audit(self, method: GuardedMethod, context: grpc.aio.ServicerContext, request: Any,
+              code: grpc.StatusCode, error: BaseException | None, principal: Principal | None) -> None:
+        """The audit line of an admitted admin call (`principal` None: denied, recorded by `admit`)."""
+        if principal is None:
+            return
+        reason = error.reason if isinstance(error, DomainError) else ""
+        self._record(principal, method.path, request, code.name, reason, context)
 
     def _record(self, principal: Principal, method: str, request: Any, outcome: str, reason: str,
-                context: grpc.ServicerContext) -> None:
+                context: grpc.aio.ServicerContext) -> None:
         self._audit.record(AuditRecord(principal=principal, method=method, target=audit_target(request),
                                        outcome=outcome, reason=reason, peer=context.peer() or ""))
 
@@ -159,27 +143,12 @@ def _authorize(principal: Principal, access: Access, role: Role, method: str) ->
                            metadata={"required_role": role.label, "role": principal.role_label})
 
 
-def _bucket_key(principal: Principal, context: grpc.ServicerContext) -> str:
+def _bucket_key(principal: Principal, context: grpc.aio.ServicerContext) -> str:
     """Authenticated callers share a bucket per name; anonymous ones get one per peer address."""
     if principal.authenticated:
         return principal.name
     peer = context.peer() or ""
     return f"anonymous@{peer.rsplit(':', 1)[0]}"
-
-
-def _outcome(context: grpc.ServicerContext, error: BaseException | None) -> str:
-    if isinstance(error, DomainError):
-        return code_for(error).name
-    code = context.code() if hasattr(context, "code") else None
-    if code is not None and code != grpc.StatusCode.OK:
-        return code.name
-    if error is not None and not isinstance(error, GeneratorExit):
-        return "INTERNAL"
-    return "OK"
-
-
-def _reason(error: BaseException) -> str:
-    return error.reason if isinstance(error, DomainError) else ""
 
 
 def audit_target(request: Any) -> str:

@@ -5,7 +5,7 @@ the bytes (invalid UTF-8 in a string, nesting deeper than its decoder
 allows, a truncated body) grpc answers INTERNAL "Exception deserializing
 request!" and logs a traceback at ERROR for every such call, so junk traffic
 floods the log. Here every method's deserializer is wrapped: a refused body
-becomes an `UndecodableRequest` value, which the handler turns into
+becomes an `UndecodableRequest` value, which the call pipeline turns into
 INVALID_ARGUMENT with ErrorInfo, after authentication (so strangers learn
 nothing more than with a valid request). One WARNING line is logged per
 interval, with the number of refusals since the last one, never a traceback.
@@ -17,15 +17,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
 from google.protobuf.message import DecodeError
 
 from ..domain.errors import InvalidArgument
-from .handlers import Behavior, split_method, wrap_handler
+from .access_policy import split_method
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +40,10 @@ class UndecodableRequest:
     problem: str  # protobuf's own words, e.g. "String field had bad UTF-8"; no request content
 
 
-class _RefusalLog:
+class RefusalLog:
     """At most one WARNING per interval, carrying how many refusals it stands for."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float = LOG_INTERVAL_SECONDS) -> None:
         self._interval = interval
         self._lock = threading.Lock()
         self._next = 0.0
@@ -64,7 +63,7 @@ class _RefusalLog:
 
 
 def tolerant(deserializer: Callable[[bytes], Any] | None, method: str,
-             refusals: _RefusalLog) -> Callable[[bytes], Any] | None:
+             refusals: RefusalLog) -> Callable[[bytes], Any] | None:
     if deserializer is None:
         return None
 
@@ -90,44 +89,3 @@ def malformed(refusal: UndecodableRequest) -> InvalidArgument:
     return InvalidArgument(f"the request body is not a valid {name} request: {refusal.problem}",
                            reason=MALFORMED_REQUEST, metadata={"method": refusal.method, "problem": refusal.problem,
                                                                "service": service})
-
-
-def _checked_unary(behavior: Behavior) -> Behavior:
-    def unary(request: Any, context: grpc.ServicerContext) -> Any:
-        if isinstance(request, UndecodableRequest):
-            raise malformed(request)
-        return behavior(request, context)
-
-    return unary
-
-
-def _checked_messages(requests: Iterator[Any]) -> Iterator[Any]:
-    for request in requests:
-        if isinstance(request, UndecodableRequest):
-            raise malformed(request)
-        yield request
-
-
-def _checked_stream_requests(behavior: Behavior) -> Behavior:
-    def handle(requests: Any, context: grpc.ServicerContext) -> Any:
-        return behavior(_checked_messages(requests), context)
-
-    return handle
-
-
-class RequestDecoding(grpc.ServerInterceptor):
-    """Innermost interceptor: tolerant deserializers, undecodable requests refused before the handler."""
-
-    def __init__(self, log_interval: float = LOG_INTERVAL_SECONDS) -> None:
-        self._refusals = _RefusalLog(log_interval)
-
-    def intercept_service(self, continuation: Callable[..., Any],
-                          handler_call_details: grpc.HandlerCallDetails) -> Any:
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = handler_call_details.method
-        checked = wrap_handler(handler, lambda behavior, _: (
-            _checked_stream_requests(behavior) if handler.request_streaming else _checked_unary(behavior)))
-        assert checked is not None
-        return checked._replace(request_deserializer=tolerant(handler.request_deserializer, method, self._refusals))

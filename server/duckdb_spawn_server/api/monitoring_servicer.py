@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import grpc
 from duckdb_spawn.v1 import monitoring_service_pb2 as pb
-from duckdb_spawn.v1 import monitoring_service_pb2_grpc as pb_grpc
 from google.protobuf import duration_pb2, struct_pb2
 
 from ..domain.durations import duration_seconds
@@ -12,6 +11,7 @@ from ..domain.names import table_name
 from ..observability.checks import CheckResult, HealthReport, HealthReporter, Status
 from ..observability.system_metrics import SystemMetricsSample, SystemMetricsSampler, cpu_interval
 from .convert import timestamp
+from .offload import Offloader
 
 _STATUS = {
     Status.HEALTHY: pb.HEALTH_STATUS_HEALTHY,
@@ -20,22 +20,22 @@ _STATUS = {
 }
 
 
-class MonitoringServicer(pb_grpc.MonitoringServiceServicer):
-    def __init__(self, reporter: HealthReporter, sampler: SystemMetricsSampler | None = None) -> None:
+class MonitoringServicer:
+    def __init__(self, reporter: HealthReporter, sampler: SystemMetricsSampler, offload: Offloader) -> None:
         self._reporter = reporter
         self._sampler = sampler
+        self._offload = offload
 
-    def GetHealth(self, request: pb.GetHealthRequest, context: grpc.ServicerContext) -> pb.Health:
-        return health_to_proto(self._reporter.report())
+    async def GetHealth(self, request: pb.GetHealthRequest, context: grpc.aio.ServicerContext) -> pb.Health:
+        return health_to_proto(await self._offload.run(context, self._reporter.report))
 
-    def GetSystemMetrics(self, request: pb.GetSystemMetricsRequest,
-                         context: grpc.ServicerContext) -> pb.SystemMetrics:
-        if self._sampler is None:
-            return super().GetSystemMetrics(request, context)
+    async def GetSystemMetrics(self, request: pb.GetSystemMetricsRequest,
+                               context: grpc.aio.ServicerContext) -> pb.SystemMetrics:
         interval = request.cpu_interval
         requested = (duration_seconds(interval.seconds, interval.nanos, "cpu_interval")
                      if request.HasField("cpu_interval") else None)
-        return system_metrics_to_proto(self._sampler.sample(cpu_interval(requested)))
+        sample = await self._offload.run(context, self._sampler.sample, cpu_interval(requested))
+        return system_metrics_to_proto(sample)
 
 
 def _duration(seconds: float) -> duration_pb2.Duration:

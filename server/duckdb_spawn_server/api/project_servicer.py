@@ -1,14 +1,19 @@
-"""ProjectService: protos in, domain calls, protos out. No logic of its own."""
+"""ProjectService: protos in, domain calls, protos out. No logic of its own.
+
+Each method runs on the event loop. What never waits there (validating a
+create and handing it to the group commit, a project already in memory)
+stays on the loop; anything that may wait on DuckDB goes through the
+offloader, bounded by the call's deadline and QUERY_TIMEOUT.
+"""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import grpc
 from duckdb_spawn.v1 import project_service_pb2 as pb
-from duckdb_spawn.v1 import project_service_pb2_grpc as pb_grpc
 from google.protobuf import empty_pb2
 
 from ..deferred import Deferred
@@ -24,12 +29,13 @@ from .convert import (
     export_format_from_proto,
     import_mode_from_proto,
     import_report_to_proto,
-    project_to_proto,
     request_fingerprint,
     struct_to_dict,
     summary_to_proto,
 )
 from .deadlines import remaining
+from .offload import Offloader
+from .wire import ProjectWire
 
 
 def _request_key(request: Any, method: str) -> RequestKey | None:
@@ -37,89 +43,135 @@ def _request_key(request: Any, method: str) -> RequestKey | None:
     return RequestKey(request_id, method, request_fingerprint(request)) if request_id else None
 
 
-class ProjectServicer(pb_grpc.ProjectServiceServicer):
-    def __init__(self, projects: Deferred[ProjectManager], tables: Deferred[TableAdmin]) -> None:
+class ProjectServicer:
+    def __init__(self, projects: Deferred[ProjectManager], tables: Deferred[TableAdmin], offload: Offloader,
+                 wire: ProjectWire) -> None:
         self._projects = projects
         self._tables = tables
+        self._offload = offload
+        self._wire = wire
 
-    def CreateProject(self, request: pb.CreateProjectRequest, context: grpc.ServicerContext) -> pb.Project:
-        record = self._projects.get().create(struct_to_dict(request.project.attributes), request.project_id,
-                                             request=_request_key(request, "CreateProject"),
-                                             timeout=remaining(context))
-        return project_to_proto(record)
+    async def CreateProject(self, request: pb.CreateProjectRequest, context: grpc.aio.ServicerContext) -> bytes:
+        manager = self._projects.get()
+        attributes = struct_to_dict(request.project.attributes)
+        key = _request_key(request, "CreateProject")
+        if key is not None:  # an earlier run is looked up first: that reads the database
+            timeout = remaining(context)
+            record = await self._offload.run(context, lambda: manager.create(
+                attributes, request.project_id, request=key, timeout=timeout))
+        else:
+            record = (await asyncio.wrap_future(manager.start_create(attributes, request.project_id, timeout=0)))[0]
+        return self._wire.project(record)
 
-    def GetProject(self, request: pb.GetProjectRequest, context: grpc.ServicerContext) -> pb.Project:
-        return project_to_proto(self._projects.get().get(parse_project_name(request.name), timeout=remaining(context)))
+    async def GetProject(self, request: pb.GetProjectRequest, context: grpc.aio.ServicerContext) -> bytes:
+        manager = self._projects.get()
+        project_id = parse_project_name(request.name)
+        record = manager.peek(project_id)
+        if record is None:
+            record = await self._offload.run(context, manager.get, project_id)
+        return self._wire.project(record)
 
-    def ListProjects(self, request: pb.ListProjectsRequest,
-                     context: grpc.ServicerContext) -> pb.ListProjectsResponse:
-        page = self._projects.get().list(request.page_size, request.page_token, filter_text=request.filter,
-                                         order_by=request.order_by, timeout=remaining(context))
-        return pb.ListProjectsResponse(projects=[project_to_proto(r) for r in page.records],
-                                       next_page_token=page.next_page_token, total_size=page.total_size)
+    async def ListProjects(self, request: pb.ListProjectsRequest, context: grpc.aio.ServicerContext) -> bytes:
+        manager = self._projects.get()
 
-    def UpdateProject(self, request: pb.UpdateProjectRequest, context: grpc.ServicerContext) -> pb.Project:
+        timeout = remaining(context)
+
+        def page() -> bytes:
+            listed = manager.list(request.page_size, request.page_token, filter_text=request.filter,
+                                  order_by=request.order_by, timeout=timeout)
+            return self._wire.list_response(listed.records, listed.next_page_token, listed.total_size)
+
+        return await self._offload.run(context, page)
+
+    async def UpdateProject(self, request: pb.UpdateProjectRequest, context: grpc.aio.ServicerContext) -> bytes:
+        manager = self._projects.get()
         project_id = parse_project_name(request.project.name, "project.name")
         key = _request_key(request, "UpdateProject")
         given = struct_to_dict(request.project.attributes)
         paths = list(request.update_mask.paths) if request.HasField("update_mask") else []
         patch, replace_all = patch_from_mask(given, paths)
-        record = self._projects.get().update(project_id, patch, replace_all=replace_all, etag=request.project.etag,
-                                             request=key, timeout=remaining(context))
-        return project_to_proto(record)
+        timeout = remaining(context)
+        record = await self._offload.run(context, lambda: manager.update(
+            project_id, patch, replace_all=replace_all, etag=request.project.etag, request=key, timeout=timeout))
+        return self._wire.project(record)
 
-    def DeleteProject(self, request: pb.DeleteProjectRequest, context: grpc.ServicerContext) -> empty_pb2.Empty:
-        self._projects.get().delete(parse_project_name(request.name), request.etag, timeout=remaining(context))
+    async def DeleteProject(self, request: pb.DeleteProjectRequest,
+                            context: grpc.aio.ServicerContext) -> empty_pb2.Empty:
+        manager = self._projects.get()
+        project_id = parse_project_name(request.name)
+        timeout = remaining(context)
+        await self._offload.run(context, lambda: manager.delete(project_id, request.etag, timeout=timeout))
         return empty_pb2.Empty()
 
-    def BatchCreateProjects(self, request: pb.BatchCreateProjectsRequest,
-                            context: grpc.ServicerContext) -> pb.BatchCreateProjectsResponse:
+    async def BatchCreateProjects(self, request: pb.BatchCreateProjectsRequest,
+                                  context: grpc.aio.ServicerContext) -> pb.BatchCreateProjectsResponse:
+        manager = self._projects.get()
         inner = [FieldViolation(f"requests[{i}].request_id", "set request_id on the batch, not on its requests",
                                 "NOT_ALLOWED") for i, r in enumerate(request.requests) if r.request_id]
         if inner:
             raise InvalidArgument("request ids belong on the batch", violations=inner, reason="INVALID_BATCH")
-        items = [(struct_to_dict(r.project.attributes), r.project_id) for r in request.requests]
-        records = self._projects.get().batch_create(items, request=_request_key(request, "BatchCreateProjects"),
-                                                    timeout=remaining(context))
-        return pb.BatchCreateProjectsResponse(projects=[project_to_proto(r) for r in records])
+        key = _request_key(request, "BatchCreateProjects")
+        timeout = remaining(context)
 
-    def ImportProjects(self, request_iterator: Iterable[pb.ImportProjectsRequest],
-                       context: grpc.ServicerContext) -> pb.ImportProjectsResponse:
-        messages = iter(request_iterator)
-        first = next(messages, None)
+        def create() -> list[bytes]:  # validating up to 1,000 requests is work for a thread, not the loop
+            items = [(struct_to_dict(r.project.attributes), r.project_id) for r in request.requests]
+            return [self._wire.project(r) for r in manager.batch_create(items, request=key, timeout=timeout)]
+
+        projects = await self._offload.run(context, create)
+        return pb.BatchCreateProjectsResponse(projects=[pb.Project.FromString(data) for data in projects])
+
+    async def ImportProjects(self, requests: AsyncIterator[pb.ImportProjectsRequest],
+                             context: grpc.aio.ServicerContext) -> pb.ImportProjectsResponse:
+        """Messages are read here, on the loop; each is validated and spooled in the offloader."""
+        manager = self._projects.get()
+        messages = aiter(requests)
+        first = await anext(messages, None)
         options = first if first is not None else pb.ImportProjectsRequest()
         mode = import_mode_from_proto(options.mode)
         request_id = parse_request_id(options.request_id)
-        hasher = RequestHasher()
-
-        def chunks() -> Iterator[ImportChunk | None]:
-            if first is None:
-                return
-            for message in itertools.chain([first], messages):
-                hasher.add(message)
-                yield _chunk(message)
-
-        report = self._projects.get().import_rows(chunks(), mode, request_id=request_id,
-                                                  fingerprint=hasher.hexdigest, timeout=remaining(context))
+        hasher = RequestHasher() if request_id is not None else None
+        timeout = remaining(context)
+        run = await self._offload.run(context, lambda: manager.begin_import(mode, request_id=request_id,
+                                                                            timeout=timeout))
+        try:
+            message = first
+            while message is not None:
+                if hasher is not None:
+                    hasher.add(message)
+                await self._offload.run(context, run.add, _chunk(message))
+                message = await anext(messages, None)
+            report = await self._offload.run(context, run.finish, hasher.hexdigest() if hasher else "")
+        finally:
+            run.close()  # removes the spool file; quick enough for the loop
         return import_report_to_proto(report)
 
-    def ExportProjects(self, request: pb.ExportProjectsRequest,
-                       context: grpc.ServicerContext) -> Iterator[pb.ExportProjectsResponse]:
-        chunks = self._projects.get().export(export_format_from_proto(request.format), request.filter,
-                                             request.order_by, timeout=remaining(context))
-        for data, rows in chunks:
+    async def ExportProjects(self, request: pb.ExportProjectsRequest,
+                             context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ExportProjectsResponse]:
+        manager = self._projects.get()
+        export_format = export_format_from_proto(request.format)
+        timeout = remaining(context)
+
+        def chunks() -> Iterator[tuple[bytes, int]]:
+            return manager.export(export_format, request.filter, request.order_by, timeout=timeout)
+
+        async for data, rows in self._offload.iterate(context, chunks):
             yield pb.ExportProjectsResponse(data=data, row_count=rows)
 
-    def SummarizeProjects(self, request: pb.SummarizeProjectsRequest,
-                          context: grpc.ServicerContext) -> pb.SummarizeProjectsResponse:
-        summary = self._projects.get().summarize(request.filter, list(request.group_by),
-                                                 [aggregation_from_proto(a) for a in request.aggregations],
-                                                 timeout=remaining(context))
+    async def SummarizeProjects(self, request: pb.SummarizeProjectsRequest,
+                                context: grpc.aio.ServicerContext) -> pb.SummarizeProjectsResponse:
+        manager = self._projects.get()
+        aggregations = [aggregation_from_proto(a) for a in request.aggregations]
+        timeout = remaining(context)
+        summary = await self._offload.run(context, lambda: manager.summarize(
+            request.filter, list(request.group_by), aggregations, timeout=timeout))
         return summary_to_proto(summary)
 
-    def InitializeDatabase(self, request: pb.InitializeDatabaseRequest,
-                           context: grpc.ServicerContext) -> pb.InitializeDatabaseResponse:
-        results = self._tables.get().create_all(timeout=remaining(context))
+    async def InitializeDatabase(self, request: pb.InitializeDatabaseRequest,
+                                 context: grpc.aio.ServicerContext) -> pb.InitializeDatabaseResponse:
+        """Kept for users of the earlier REST API (`POST /ops/initialize`): AdminService.CreateTables' use case."""
+        tables = self._tables.get()
+        timeout = remaining(context)
+        results = await self._offload.run(context, lambda: tables.create_all(timeout=timeout))
         return pb.InitializeDatabaseResponse(tables=[
             pb.TableInitialization(table=table_name(r.name), created=r.created) for r in results])
 

@@ -1,51 +1,58 @@
-"""The gRPC server: options, interceptors, services, reflection, health.
+"""The gRPC servers: options, the call pipeline around every method, reflection, health.
 
-This module alone knows how the server is assembled; servicers and the
-domain never see these details.
+This module alone knows how the servers are assembled; servicers and the
+domain never see these details. Both servers (the main one and the
+plaintext health-only one on HEALTH_PORT) are grpc.aio servers on one event
+loop, which runs in a thread of its own (`GrpcRuntime`), so the rest of the
+process (start-up, signals, the writer) stays plain threads.
+
+Every method of every service, health and reflection included, is
+registered through `CallPipeline.handler`: there are no grpc interceptors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent import futures
+import asyncio
+import threading
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import grpc
-from duckdb_spawn.v1 import (
-    admin_service_pb2,
-    admin_service_pb2_grpc,
-    monitoring_service_pb2,
-    monitoring_service_pb2_grpc,
-    project_service_pb2,
-    project_service_pb2_grpc,
-)
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from duckdb_spawn.v1 import admin_service_pb2, monitoring_service_pb2, project_service_pb2
+from google.protobuf import message_factory
+from google.protobuf.descriptor import ServiceDescriptor
+from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from ..security.tls import TlsMaterial
+from .pipeline import CallPipeline
+from .wire import serialize
 
-PROJECT_SERVICE = project_service_pb2.DESCRIPTOR.services_by_name["ProjectService"].full_name
-ADMIN_SERVICE = admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
-MONITORING_SERVICE = monitoring_service_pb2.DESCRIPTOR.services_by_name["MonitoringService"].full_name
-HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+T = TypeVar("T")
+
+PROJECT_SERVICE_DESCRIPTOR = project_service_pb2.DESCRIPTOR.services_by_name["ProjectService"]
+ADMIN_SERVICE_DESCRIPTOR = admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"]
+MONITORING_SERVICE_DESCRIPTOR = monitoring_service_pb2.DESCRIPTOR.services_by_name["MonitoringService"]
+HEALTH_SERVICE_DESCRIPTOR = health_pb2.DESCRIPTOR.services_by_name["Health"]
+REFLECTION_SERVICE_DESCRIPTOR = reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"]
+
+PROJECT_SERVICE = PROJECT_SERVICE_DESCRIPTOR.full_name
+ADMIN_SERVICE = ADMIN_SERVICE_DESCRIPTOR.full_name
+MONITORING_SERVICE = MONITORING_SERVICE_DESCRIPTOR.full_name
+HEALTH_SERVICE = HEALTH_SERVICE_DESCRIPTOR.full_name
 OWN_SERVICES = (PROJECT_SERVICE, ADMIN_SERVICE, MONITORING_SERVICE)
-# Every service build_server registers, as descriptors (method names and streaming kinds),
-# so the gRPC metrics can be pre-initialised for every method.
-SERVICE_DESCRIPTORS = (
-    project_service_pb2.DESCRIPTOR.services_by_name["ProjectService"],
-    admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"],
-    monitoring_service_pb2.DESCRIPTOR.services_by_name["MonitoringService"],
-    health_pb2.DESCRIPTOR.services_by_name["Health"],
-    reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"],
-)
+# Every service the main server registers (method names and streaming kinds), so the gRPC
+# metrics can be pre-initialised for every method.
+SERVICE_DESCRIPTORS = (PROJECT_SERVICE_DESCRIPTOR, ADMIN_SERVICE_DESCRIPTOR, MONITORING_SERVICE_DESCRIPTOR,
+                       HEALTH_SERVICE_DESCRIPTOR, REFLECTION_SERVICE_DESCRIPTOR)
 
 
 @dataclass(frozen=True)
 class ServerOptions:
     host: str
     port: int
-    max_workers: int
-    # Enforced with rich errors by api/concurrency.py; grpc's own cap is a backstop above it.
+    # Enforced with rich errors by the pipeline (api/admission.py); grpc's own cap is a backstop above it.
     max_concurrent_rpcs: int
     max_message_bytes: int = 16 * 1024 * 1024
     tls: TlsMaterial | None = None  # None: plaintext
@@ -54,19 +61,16 @@ class ServerOptions:
 
 @dataclass(frozen=True)
 class Servicers:
-    projects: project_service_pb2_grpc.ProjectServiceServicer
-    admin: admin_service_pb2_grpc.AdminServiceServicer
-    monitoring: monitoring_service_pb2_grpc.MonitoringServiceServicer
-    health: health_pb2_grpc.HealthServicer
+    projects: Any
+    admin: Any
+    monitoring: Any
+    health: Any
 
 
-def build_server(options: ServerOptions, servicers: Servicers,
-                 interceptors: Sequence[grpc.ServerInterceptor]) -> tuple[grpc.Server, int]:
-    """Creates and binds (but does not start) the server; returns it and the bound port."""
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="grpc-worker"),
-        interceptors=list(interceptors),
-        maximum_concurrent_rpcs=2 * options.max_concurrent_rpcs + options.max_workers,
+def build_server(options: ServerOptions, servicers: Servicers, pipeline: CallPipeline) -> tuple[grpc.aio.Server, int]:
+    """Creates and binds (but does not start) the main server; call on the runtime's loop."""
+    server = grpc.aio.server(
+        maximum_concurrent_rpcs=2 * options.max_concurrent_rpcs + 64,
         options=[
             # Without this, a second server can silently share the port (Linux SO_REUSEPORT).
             ("grpc.so_reuseport", 0),
@@ -74,27 +78,38 @@ def build_server(options: ServerOptions, servicers: Servicers,
             ("grpc.max_send_message_length", options.max_message_bytes),
         ],
     )
-    project_service_pb2_grpc.add_ProjectServiceServicer_to_server(servicers.projects, server)
-    admin_service_pb2_grpc.add_AdminServiceServicer_to_server(servicers.admin, server)
-    monitoring_service_pb2_grpc.add_MonitoringServiceServicer_to_server(servicers.monitoring, server)
-    health_pb2_grpc.add_HealthServicer_to_server(servicers.health, server)
+    register(server, pipeline, PROJECT_SERVICE_DESCRIPTOR, servicers.projects, large_responses=True)
+    register(server, pipeline, ADMIN_SERVICE_DESCRIPTOR, servicers.admin, large_responses=True)
+    register(server, pipeline, MONITORING_SERVICE_DESCRIPTOR, servicers.monitoring, large_responses=True)
+    register(server, pipeline, HEALTH_SERVICE_DESCRIPTOR, servicers.health)
     if options.reflection:
-        reflection.enable_server_reflection((*OWN_SERVICES, HEALTH_SERVICE, reflection.SERVICE_NAME), server)
+        names = (*OWN_SERVICES, HEALTH_SERVICE, reflection.SERVICE_NAME)
+        register(server, pipeline, REFLECTION_SERVICE_DESCRIPTOR, reflection.aio.ReflectionServicer(names))
     credentials = server_credentials(options.tls) if options.tls is not None else None
     return server, _bind(server, options.host, options.port, credentials, "gRPC port")
 
 
-def build_health_server(host: str, port: int, health: health_pb2_grpc.HealthServicer) -> tuple[grpc.Server, int]:
+def build_health_server(host: str, port: int, health: Any, pipeline: CallPipeline) -> tuple[grpc.aio.Server, int]:
     """A plaintext server with grpc.health.v1 alone, for probes that cannot speak TLS (HEALTH_PORT).
 
-    It shares the main server's HealthServicer, so both ports give the same answers; nothing
-    else is registered (no reflection, no interceptors: health needs no credentials anyway),
+    It shares the main server's Health servicer, so both ports give the same
+    answers; nothing else is registered (health needs no credentials anyway),
     so any other method is UNIMPLEMENTED here.
     """
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="grpc-health"),
-                         maximum_concurrent_rpcs=64, options=[("grpc.so_reuseport", 0)])
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    server = grpc.aio.server(maximum_concurrent_rpcs=64, options=[("grpc.so_reuseport", 0)])
+    register(server, pipeline, HEALTH_SERVICE_DESCRIPTOR, health)
     return server, _bind(server, host, port, None, "health port")
+
+
+def register(server: grpc.aio.Server, pipeline: CallPipeline, service: ServiceDescriptor, servicer: Any, *,
+             large_responses: bool = False) -> None:
+    """Every method of `service`, served by `servicer`'s method of the same name through the pipeline."""
+    handlers = {}
+    for method in service.methods:
+        request_class = message_factory.GetMessageClass(method.input_type)
+        handlers[method.name] = pipeline.handler(method, getattr(servicer, method.name), request_class.FromString,
+                                                 serialize, large_responses=large_responses)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
 
 
 def server_credentials(tls: TlsMaterial) -> grpc.ServerCredentials:
@@ -103,7 +118,7 @@ def server_credentials(tls: TlsMaterial) -> grpc.ServerCredentials:
                                        root_certificates=tls.client_ca, require_client_auth=tls.mutual)
 
 
-def _bind(server: grpc.Server, host: str, port: int, credentials: grpc.ServerCredentials | None,
+def _bind(server: grpc.aio.Server, host: str, port: int, credentials: grpc.ServerCredentials | None,
           what: str) -> int:
     """Binds and returns the port; OSError (which main reports in one line) when it cannot."""
     address = f"{_bracket(host)}:{port}"
@@ -119,3 +134,28 @@ def _bind(server: grpc.Server, host: str, port: int, credentials: grpc.ServerCre
 
 def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+class GrpcRuntime:
+    """The event loop the gRPC servers run on, in a thread of its own."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="grpc-loop", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def call(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Runs `coroutine` on the loop and waits for its result (from any other thread)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        if not self._thread.is_alive():
+            self.loop.close()

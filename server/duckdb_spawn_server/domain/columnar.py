@@ -111,7 +111,9 @@ class ColumnarValidator:
 
     # -- Arrow --------------------------------------------------------------------
     def validate_arrow(self, data: bytes, first_row: int, message_number: int) -> ValidatedRows:
-        table = read_ipc(data, message_number)
+        return self.validate_table(read_ipc(data, message_number), first_row, message_number)
+
+    def validate_table(self, table: pa.Table, first_row: int, message_number: int) -> ValidatedRows:
         self._check_columns(table, message_number)
         count = table.num_rows
         problems: dict[int, list[FieldViolation]] = {}

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
-from .columnar import ColumnarValidator, RowError, ValidatedRows
+from .columnar import ColumnarValidator, RowError, ValidatedRows, read_ipc
 from .errors import FieldViolation
 from .idempotency import LogEntry, RequestKey, RequestReplayed
 
@@ -115,43 +115,87 @@ class ImportReport:
         return cls(data["received"], data["imported"], data["failed"], errors, data["truncated"])
 
 
-def run_import(manager: ProjectManager, chunks: Iterable[ImportChunk | None], mode: ImportMode, *,
-               request_id: str | None, fingerprint: Callable[[], str], timeout: float | None) -> ImportReport:
-    requests = manager.requests
-    if request_id is not None:
-        logged = requests.log.find_request(request_id, requests.cutoff())
-        if logged is not None:
-            for _ in chunks:  # read the whole request: its fingerprint covers every message
-                pass
-            return ImportReport.from_json(requests.check(RequestKey(request_id, IMPORT_METHOD, fingerprint()), logged))
-    active = manager.schemas.active(manager.schema_id, timeout=timeout)
-    validator = ColumnarValidator(active.schema, active.validator)
-    report = ImportReport()
-    spool = manager.store.begin_import(active.schema)
-    try:
-        for number, chunk in enumerate(chunks, start=1):
-            if chunk is None:
-                continue
-            first_row = report.received + 1
-            if isinstance(chunk, ArrowRows):
-                result = validator.validate_arrow(chunk.data, first_row, number)
-            else:
-                result = validator.validate_mappings(chunk.rows, first_row)
-            report.add(result)
-            keep_going = mode is ImportMode.BEST_EFFORT or not report.failed
-            if keep_going and result.valid.num_rows:
-                spool.append(result.valid)
-        key = RequestKey(request_id, IMPORT_METHOD, fingerprint()) if request_id is not None else None
-        if mode is ImportMode.ATOMIC and report.failed:
+class ImportRun:
+    """One import, fed message by message (`add`), then committed (`finish`) or abandoned (`close`).
+
+    The caller reads the stream; this never waits on it, so a slow client
+    costs no thread while it thinks.
+    """
+
+    def __init__(self, manager: ProjectManager, mode: ImportMode, request_id: str | None,
+                 timeout: float | None) -> None:
+        self._manager = manager
+        self._mode = mode
+        self._request_id = request_id
+        self._timeout = timeout
+        self._messages = 0
+        self.report = ImportReport()
+        requests = manager.requests
+        # A retry of a logged import: its messages are only read (for the fingerprint), never validated.
+        self._logged = requests.log.find_request(request_id, requests.cutoff()) if request_id is not None else None
+        self._spool: ImportSpool | None = None
+        if self._logged is None:
+            self._active = manager.schemas.active(manager.schema_id, timeout=timeout)
+            self._validator = ColumnarValidator(self._active.schema, self._active.validator)
+            self._budget = manager.limits.import_budget()
+            self._spool = manager.store.begin_import(self._active.schema)
+
+    def add(self, chunk: ImportChunk | None) -> None:
+        self._messages += 1
+        if self._spool is None:
+            return
+        report, limits = self.report, self._manager.limits
+        if chunk is None:
+            self._budget.add(0)
+            return
+        first_row = report.received + 1
+        if isinstance(chunk, ArrowRows):
+            table = read_ipc(chunk.data, self._messages)
+            self._budget.add(table.num_rows)
+            result = self._validator.validate_table(table, first_row, self._messages)
+        else:
+            self._budget.add(len(chunk.rows))
+            for offset, row in enumerate(chunk.rows):
+                limits.check_attribute_values(row, f"rows[{first_row + offset}]")
+            result = self._validator.validate_mappings(chunk.rows, first_row)
+        report.add(result)
+        keep_going = self._mode is ImportMode.BEST_EFFORT or not report.failed
+        if keep_going and result.valid.num_rows:
+            self._spool.append(result.valid)
+
+    def finish(self, fingerprint: str) -> ImportReport:
+        """Commits every valid row in one transaction (ATOMIC: none if any row failed); the report."""
+        manager, requests = self._manager, self._manager.requests
+        key = RequestKey(self._request_id, IMPORT_METHOD, fingerprint) if self._request_id is not None else None
+        if self._logged is not None:
+            assert key is not None
+            return ImportReport.from_json(requests.check(key, self._logged))
+        assert self._spool is not None
+        report = self.report
+        if self._mode is ImportMode.ATOMIC and report.failed:
             return report  # nothing written, nothing to remember
-        report.imported = spool.rows
+        report.imported = self._spool.rows
         try:
-            spool.commit(ImportStamp(manager.clock(), active.schema.version), requests.entry(key, report.to_json),
-                         timeout)
+            self._spool.commit(ImportStamp(manager.clock(), self._active.schema.version),
+                               requests.entry(key, report.to_json), self._timeout)
         except RequestReplayed as replayed:
             assert key is not None
             return ImportReport.from_json(requests.check(key, replayed.logged))
-        manager.metrics.add_imported_rows(active.schema.table_name, report.imported)
+        manager.metrics.add_imported_rows(self._active.schema.table_name, report.imported)
         return report
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+
+
+def run_import(manager: ProjectManager, chunks: Iterable[ImportChunk | None], mode: ImportMode, *,
+               request_id: str | None, fingerprint: Callable[[], str], timeout: float | None) -> ImportReport:
+    """The whole import from an iterable of messages (tests and in-process callers)."""
+    run = ImportRun(manager, mode, request_id, timeout)
+    try:
+        for chunk in chunks:
+            run.add(chunk)
+        return run.finish(fingerprint())
     finally:
-        spool.close()
+        run.close()

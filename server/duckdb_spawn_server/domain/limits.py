@@ -36,6 +36,11 @@ LIMIT_VARIABLES = {
 }
 
 
+# The most any configuration may allow: one response or transaction stays a reasonable size.
+PAGE_SIZE_CEILING = 1000
+BATCH_SIZE_CEILING = 1000
+
+
 @dataclass(frozen=True)
 class Limits:
     max_attributes: int = 256
@@ -92,7 +97,21 @@ class Limits:
                 metadata={"limit": LIMIT_VARIABLES["max_attribute_bytes"], "value": str(limit)})
 
     def check_attribute_values(self, attributes: Mapping[str, Any], field_name: str = "attributes") -> None:
-        """The same check for plain Python values (as domain code holds them)."""
+        """The same check for plain Python values (as domain code holds them).
+
+        Every create and update runs this, so the common case is settled
+        without encoding anything: UTF-8 needs at most 4 bytes a character,
+        and scalars at most 32.
+        """
+        if len(attributes) <= self.max_attributes:
+            limit = self.max_attribute_bytes
+            for key, value in attributes.items():
+                kind = type(value)
+                bound = 4 * len(value) if kind is str else 32 if kind in _SCALARS else limit + 1
+                if 4 * len(key) + bound > limit:
+                    break
+            else:
+                return
         self.check_attributes({key: value_size(value) for key, value in attributes.items()}, field_name)
 
     # -- paging and batches -----------------------------------------------------------
@@ -130,6 +149,9 @@ class ImportBudget:
             raise ResourceExhausted(
                 f"the import stream sent more than {self.limits.max_import_rows} rows ({variable}); "
                 "split it into several imports", limit=variable, reason="IMPORT_TOO_LARGE")
+
+
+_SCALARS = frozenset({float, bool, type(None)})  # a float's JSON text is at most 24 bytes
 
 
 # -- filter terms ---------------------------------------------------------------------------

@@ -11,12 +11,16 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import Aborted, AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from .errors import Aborted, AlreadyExists, DeadlineExceeded, FieldViolation, InvalidArgument, NotFound
+from .futures import settle, then
 from .idempotency import Idempotency, LogEntry, LoggedRequest, RequestKey, RequestReplayed
+from .limits import Limits
 from .names import parse_uuid, project_name
 from .ordering import decode_position, encode_position, key_values
 from .paging import PageCursor, decode_page_token, encode_page_token, query_fingerprint
@@ -26,12 +30,10 @@ from .validation import AttributeValidator
 from .values import format_timestamp, to_json_value
 
 if TYPE_CHECKING:
-    from .imports import ImportChunk, ImportMode, ImportReport, ImportSpool
+    from .imports import ImportChunk, ImportMode, ImportReport, ImportRun, ImportSpool
     from .summaries import AggregationSpec, Summary, SummaryPlan
 
 DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1000
-MAX_BATCH_SIZE = 1000
 # Updates without an etag re-read and retry when they lose a race. A writer loses
 # only to another writer's commit, and each of those commits once, so with up to
 # this many concurrent writers of one project no update without an etag fails.
@@ -83,6 +85,9 @@ class ProjectRecord:
     update_time: datetime
     etag: str
     schema_version: str
+    # The content hash of the schema the attributes are typed and named by (what a client is shown
+    # for this etag can change with a migration); "" when not known (a replayed outcome).
+    shape: str = field(default="", compare=False)
 
     @property
     def name(self) -> str:
@@ -130,12 +135,20 @@ class ProjectStore(Protocol):
     request id is already logged (domain/idempotency.py).
     """
 
-    def insert(self, schema: TableSchema, records: Sequence[ProjectRecord], *, atomic: bool,
-               timeout: float | None, log: LogEntry | None = None) -> list[Exception | None]:
-        """Commits the records; returns per record None or the error that rejected it."""
+    def insert(self, schema: TableSchema, records: Sequence[ProjectRecord], *,
+               log: LogEntry | None = None) -> Future[None]:
+        """Commits the records in one transaction, without waiting: the future resolves after the commit.
+
+        It fails with the error that rejected the insert, or RequestReplayed
+        when `log`'s request id was logged already (nothing was written).
+        """
         ...
 
     def get(self, schema: TableSchema, project_id: uuid.UUID) -> ProjectRecord | None: ...
+
+    def peek(self, schema: TableSchema, project_id: uuid.UUID) -> ProjectRecord | None:
+        """The record if storage holds it in memory, coherent with every committed write; never waits."""
+        ...
 
     def list_page(self, schema: TableSchema, query: ProjectQuery, page_size: int,
                   after: tuple[Any, ...] | None) -> StoredPage:
@@ -182,6 +195,7 @@ class ProjectManager:
     schema_id: str = "project_schema"
     idempotency: Idempotency | None = None
     catalogs: Catalogs = field(default_factory=Catalogs)
+    limits: Limits = field(default_factory=Limits)
     clock: Callable[[], datetime] = utc_now
     metrics: BulkMetrics = field(default_factory=_NoMetrics)
 
@@ -200,39 +214,74 @@ class ProjectManager:
         stored = self.requests.stored_outcome(request)
         if stored is not None:
             return ProjectRecord.from_json(stored[0])
+        return _wait(self.start_create(attributes, project_id, request=request, timeout=timeout), timeout)[0]
+
+    def start_create(self, attributes: Mapping[str, Any], project_id: str = "", *, request: RequestKey | None = None,
+                     timeout: float | None = None) -> Future[list[ProjectRecord]]:
+        """Validates now and hands the row to storage; the future resolves once it committed.
+
+        Never waits on the database, so an event loop may call it. Unlike
+        `create`, it does not look for an earlier run of a request id first:
+        the write itself finds it and the stored outcome is returned.
+        """
+        self.limits.check_attribute_values(attributes, "project.attributes")
         active = self.schemas.active(self.schema_id, timeout=timeout)
         record = self.build_new_record(active, attributes, project_id)
-        return self._insert(active, [record], request, timeout)[0]
+        return self._insert(active, [record], request)
 
     def batch_create(self, items: Sequence[tuple[Mapping[str, Any], str]], *, request: RequestKey | None = None,
                      timeout: float | None = None) -> list[ProjectRecord]:
         """Creates every project or none (AIP-233); violations name `requests[i]`."""
-        from .batches import validate_batch
-
-        if not items or len(items) > MAX_BATCH_SIZE:
-            description = f"must hold 1 to {MAX_BATCH_SIZE} requests, got {len(items)}"
-            raise InvalidArgument(f"requests {description}",
-                                  violations=[FieldViolation("requests", description, "INVALID_BATCH_SIZE")],
-                                  reason="INVALID_BATCH_SIZE")
+        self._check_batch_size(len(items))
         stored = self.requests.stored_outcome(request)
         if stored is not None:
             return [ProjectRecord.from_json(item) for item in stored]
-        active = self.schemas.active(self.schema_id, timeout=timeout)
-        return self._insert(active, validate_batch(self, active, items), request, timeout)
+        return _wait(self.start_batch_create(items, request=request, timeout=timeout), timeout)
 
-    def _insert(self, active: ActiveSchema, records: list[ProjectRecord], request: RequestKey | None,
-                timeout: float | None) -> list[ProjectRecord]:
+    def start_batch_create(self, items: Sequence[tuple[Mapping[str, Any], str]], *,
+                           request: RequestKey | None = None,
+                           timeout: float | None = None) -> Future[list[ProjectRecord]]:
+        from .batches import validate_batch
+
+        self._check_batch_size(len(items))
+        for index, (attributes, _) in enumerate(items):
+            self.limits.check_attribute_values(attributes, f"requests[{index}].project.attributes")
+        active = self.schemas.active(self.schema_id, timeout=timeout)
+        return self._insert(active, validate_batch(self, active, items), request)
+
+    def _check_batch_size(self, count: int) -> None:
+        if not count:
+            description = "must hold at least 1 request"
+            raise InvalidArgument(f"requests {description}",
+                                  violations=[FieldViolation("requests", description, "INVALID_BATCH_SIZE")],
+                                  reason="INVALID_BATCH_SIZE")
+        self.limits.check_batch(count)
+
+    def _insert(self, active: ActiveSchema, records: list[ProjectRecord],
+                request: RequestKey | None) -> Future[list[ProjectRecord]]:
         """One atomic insert, logged under the request id when there is one."""
         log = self.requests.entry(request, lambda: [r.to_json() for r in records])
-        try:
-            outcome = self.store.insert(active.schema, records, atomic=True, timeout=timeout, log=log)[0]
-        except RequestReplayed as replayed:
-            assert request is not None
-            stored = self.requests.check(request, replayed.logged)
-            return [ProjectRecord.from_json(item) for item in stored]
-        if outcome is not None:
-            raise outcome
-        return records
+        committed = self.store.insert(active.schema, records, log=log)
+        if request is None:
+            return then(committed, lambda _: records)
+        replayed: Future[list[ProjectRecord]] = Future()
+
+        def outcome(finished: Future[None]) -> None:
+            error = finished.exception()
+            try:
+                if isinstance(error, RequestReplayed):
+                    assert request is not None
+                    stored = self.requests.check(request, error.logged)
+                    settle(replayed, [ProjectRecord.from_json(item) for item in stored])
+                elif error is not None:
+                    settle(replayed, error=error)
+                else:
+                    settle(replayed, records)
+            except BaseException as problem:  # noqa: BLE001 - handed to whoever waits
+                settle(replayed, error=problem)
+
+        committed.add_done_callback(outcome)
+        return replayed
 
     def build_new_record(self, active: ActiveSchema, attributes: Mapping[str, Any], project_id: str = "",
                          *, prefix: str = "attributes.", id_field: str = "project_id") -> ProjectRecord:
@@ -241,7 +290,7 @@ class ProjectManager:
         row = active.validator.validate_create(attributes, prefix=prefix)
         now = self.clock()
         _fill_system_columns(active.schema, row, pid, create_time=now, update_time=now)
-        return ProjectRecord(pid, row, now, now, new_etag(), active.schema.version)
+        return ProjectRecord(pid, row, now, now, new_etag(), active.schema.version, active.schema.content_hash())
 
     def _parse_new_id(self, text: str, field_name: str) -> uuid.UUID:
         parsed = parse_uuid(text)
@@ -261,6 +310,11 @@ class ProjectManager:
             raise _not_found(project_id)
         return record
 
+    def peek(self, project_id: uuid.UUID) -> ProjectRecord | None:
+        """The project if storage has it at hand (never waits); None means "ask `get`", not "absent"."""
+        active = self.schemas.active(self.schema_id, timeout=0)
+        return self.store.peek(active.schema, project_id)
+
     def list(self, page_size: int, page_token: str = "", *, filter_text: str = "", order_by: str = "",
              timeout: float | None = None) -> ProjectPage:
         """A page of the projects matching `filter_text` in `order_by` order (keyset pagination).
@@ -269,7 +323,8 @@ class ProjectManager:
         fingerprint of the filter and ordering, so it cannot be reused with
         another query.
         """
-        size = clamp_page_size(page_size)
+        size = self.page_size(page_size)
+        self._check_query(filter_text, order_by)
         active = self.schemas.active(self.schema_id, timeout=timeout)
         query = self.catalogs.query(active.schema, filter_text, order_by)
         fingerprint = query_fingerprint("projects", filter_text, order_by)
@@ -289,10 +344,26 @@ class ProjectManager:
         The query is checked before the first chunk, so a bad filter fails
         the call instead of truncating a stream.
         """
+        self._check_query(filter_text, order_by)
         active = self.schemas.active(self.schema_id, timeout=timeout)
         query = self.catalogs.query(active.schema, filter_text, order_by)
         return self._count_exported(self.store.export(active.schema, query, export_format),
                                     active.schema.table_name, export_format)
+
+    def page_size(self, requested: int) -> int:
+        """AIP-158: 0 is the default, a negative size is invalid, a large one is served as the maximum."""
+        if requested < 0:
+            raise InvalidArgument(
+                "page_size must not be negative",
+                violations=[FieldViolation("page_size", "must be 0 (default) or positive", "INVALID_PAGE_SIZE")],
+                reason="INVALID_PAGE_SIZE")
+        return self.limits.page_size(requested) if requested else min(DEFAULT_PAGE_SIZE, self.limits.max_page_size)
+
+    def _check_query(self, filter_text: str, order_by: str) -> None:
+        if filter_text:
+            self.limits.check_filter(filter_text)
+        if order_by:
+            self.limits.check_order_by(order_by)
 
     def _count_exported(self, chunks: Iterator[tuple[bytes, int]], table: str,
                         export_format: ExportFormat) -> Iterator[tuple[bytes, int]]:
@@ -305,6 +376,7 @@ class ProjectManager:
                   timeout: float | None = None) -> Summary:
         from .summaries import plan_summary
 
+        self._check_query(filter_text, "")
         active = self.schemas.active(self.schema_id, timeout=timeout)
         plan = plan_summary(self.catalogs.for_schema(active.schema), filter_text, group_by, aggregations)
         return self.store.summarize(active.schema, plan)
@@ -316,6 +388,13 @@ class ProjectManager:
 
         return run_import(self, chunks, mode, request_id=request_id, fingerprint=fingerprint, timeout=timeout)
 
+    def begin_import(self, mode: ImportMode, *, request_id: str | None = None,
+                     timeout: float | None = None) -> ImportRun:
+        """An import fed message by message by a caller that reads the stream itself."""
+        from .imports import ImportRun
+
+        return ImportRun(self, mode, request_id, timeout)
+
     # -- update ---------------------------------------------------------------
     def update(self, project_id: uuid.UUID, patch: Mapping[str, Any], *, replace_all: bool = False,
                etag: str = "", request: RequestKey | None = None, timeout: float | None = None) -> ProjectRecord:
@@ -326,6 +405,7 @@ class ProjectManager:
         A retry with the same request id returns the first result, even
         though its etag is stale by then.
         """
+        self.limits.check_attribute_values(patch, "project.attributes")
         stored = self.requests.stored_outcome(request)
         if stored is not None:
             return ProjectRecord.from_json(stored)
@@ -362,7 +442,7 @@ class ProjectManager:
                              create_time=current.create_time, update_time=now,
                              previous=current.attributes)
         return ProjectRecord(current.project_id, merged, current.create_time, now, new_etag(),
-                             active.schema.version)
+                             active.schema.version, active.schema.content_hash())
 
     # -- delete ---------------------------------------------------------------
     def delete(self, project_id: uuid.UUID, etag: str = "", *, timeout: float | None = None) -> None:
@@ -374,15 +454,12 @@ class ProjectManager:
         raise _not_found(project_id)
 
 
-def clamp_page_size(page_size: int) -> int:
-    if page_size < 0:
-        raise InvalidArgument(
-            "page_size must not be negative",
-            violations=[FieldViolation("page_size", "must be 0 (default) or positive", "INVALID_PAGE_SIZE")],
-            reason="INVALID_PAGE_SIZE")
-    if page_size == 0:
-        return DEFAULT_PAGE_SIZE
-    return min(page_size, MAX_PAGE_SIZE)
+def _wait(future: Future[Any], timeout: float | None) -> Any:
+    try:
+        return future.result(timeout=None if timeout is None else max(timeout, 0.0) + 30.0)
+    except FutureTimeout:
+        raise DeadlineExceeded("the deadline passed before the write committed; it may still commit",
+                               reason="WRITE_DEADLINE_EXCEEDED") from None
 
 
 def _fill_system_columns(schema: TableSchema, row: dict[str, Any], project_id: uuid.UUID, *,
@@ -417,5 +494,5 @@ def _stale_etag(project_id: uuid.UUID) -> Aborted:
 
 __all__ = [
     "ActiveSchema", "AlreadyExists", "ProjectManager", "ProjectPage", "ProjectRecord", "ProjectStore",
-    "SchemaProvider", "StoredPage", "clamp_page_size",
+    "SchemaProvider", "StoredPage",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import os
+import random
 import re
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -18,6 +18,7 @@ REQUEST_ID_HEADER = "x-request-id"
 _ACCEPTABLE = re.compile(r"[A-Za-z0-9._:/=+@-]{1,128}")
 
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+_random = random.Random()
 
 
 def set_request_id(request_id: str | None) -> contextvars.Token[str | None]:
@@ -32,7 +33,10 @@ def reset_request_id(token: contextvars.Token[str | None]) -> None:
 
 
 def new_request_id() -> str:
-    return os.urandom(16).hex()  # 32 hex digits, like uuid4().hex, without building a UUID per call
+    # 32 hex digits, like uuid4().hex. Not os.urandom: a syscall on the event loop hands the GIL
+    # to another thread, and the loop then waits a switch interval to get it back. A correlation
+    # id needs to be unique, not unpredictable.
+    return f"{_random.getrandbits(128):032x}"
 
 
 def accept_request_id(candidate: str | None) -> str | None:

@@ -1,7 +1,8 @@
-"""Builds the security pieces from Settings: interceptors, TLS material, reflection mode.
+"""Builds the security pieces from Settings: who may call (tokens, certificates), TLS, reflection mode.
 
-The composition root (app.py) calls `build_security` once; everything here
-fails fast with a ConfigError naming the variable at fault.
+The composition root (app.py) calls `build_security` once and hands the
+pieces to the call pipeline (api/); everything here fails fast with a
+ConfigError naming the variable at fault.
 """
 
 from __future__ import annotations
@@ -9,17 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
-
-from ..api.access_policy import AccessPolicy
-from ..api.auth import Authenticator, AuthInterceptor
-from ..api.concurrency import ConcurrencyLimit
-from ..api.request_limits import RequestLimits
 from ..config import Settings
 from ..domain.access import Role
 from ..domain.limits import Limits
 from ..domain.rate_limit import RateLimiter
-from ..observability.audit import AuditLog
 from .tls import TlsMaterial, certificate_roles, load_tls
 from .tokens import TokenEntry, TokenRegistry, ensure_admin_token, load_tokens_file
 
@@ -28,16 +22,18 @@ ADMIN_TOKEN_FILE_NAME = "admin.token"
 
 @dataclass(frozen=True)
 class Security:
-    concurrency: ConcurrencyLimit     # first: refuses before any other work
-    auth: AuthInterceptor             # authentication, roles, rate limit, audit
-    request_limits: RequestLimits     # after auth: strangers learn nothing about limits
+    tokens: TokenRegistry
+    anonymous_role: Role | None       # None: callers without credentials may call nothing
+    certificate_roles: dict[str, Role]
+    rate_limiter: RateLimiter | None
+    reflection_access: str            # open, authenticated or off
     tls: TlsMaterial | None
-    reflection_enabled: bool
     admin_token_file: Path | None     # the generated admin token, when no tokens file is configured
     limits: Limits
 
-    def interceptors_after_drain(self) -> list[grpc.ServerInterceptor]:
-        return [self.auth, self.request_limits]
+    @property
+    def reflection_enabled(self) -> bool:
+        return self.reflection_access != "off"
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -77,17 +73,15 @@ def build_security(settings: Settings) -> Security:
         entries = [ensure_admin_token(admin_file)]
     anonymous_role = None if settings.auth_required or settings.auth_anonymous_role == "none" \
         else Role.parse(settings.auth_anonymous_role)
-    authenticator = Authenticator(TokenRegistry(entries), anonymous_role=anonymous_role,
-                                  certificate_roles=certificate_roles(settings.tls_client_roles))
     rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst) \
         if settings.rate_limit_per_second > 0 else None
-    limits = limits_from(settings)
     return Security(
-        concurrency=ConcurrencyLimit(settings.grpc_max_concurrent_rpcs),
-        auth=AuthInterceptor(authenticator, AccessPolicy(reflection_access(settings)), AuditLog(), rate_limiter),
-        request_limits=RequestLimits(limits, settings.grpc_max_message_bytes),
+        tokens=TokenRegistry(entries),
+        anonymous_role=anonymous_role,
+        certificate_roles=dict(certificate_roles(settings.tls_client_roles)),
+        rate_limiter=rate_limiter,
+        reflection_access=reflection_access(settings),
         tls=load_tls(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file),
-        reflection_enabled=settings.grpc_reflection != "off",
         admin_token_file=admin_file,
-        limits=limits,
+        limits=limits_from(settings),
     )

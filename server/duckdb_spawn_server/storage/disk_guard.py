@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,8 @@ class DiskSpaceGuard:
         self._free_bytes = free_bytes
         self._lock = threading.Lock()
         self._refusing = False  # for logging the transitions once
+        self._last: DiskState | None = None
+        self._read_at = 0.0
 
     def state(self) -> DiskState:
         if self.directory is None:
@@ -65,11 +68,19 @@ class DiskSpaceGuard:
             free = 0  # a volume we cannot even stat is no place to write
         return DiskState(free, self.reserve_bytes)
 
-    def check(self, extra_bytes: int = 0) -> None:
-        """Raises Unavailable when free space minus `extra_bytes` (the write's own size) is below the reserve."""
+    def check(self, extra_bytes: int = 0, *, max_age: float = 0.0) -> None:
+        """Raises Unavailable when free space minus `extra_bytes` (the write's own size) is below the reserve.
+
+        `max_age`: a reading that recent will do (the event loop's early check, which must not
+        make a syscall per call); the writer asks afresh before every group.
+        """
         if self.reserve_bytes <= 0:
             return
-        state = self.state()
+        now = time.monotonic()
+        state = self._last
+        if state is None or now - self._read_at > max_age:
+            state = self._last = self.state()
+            self._read_at = now
         refusing = state.free_bytes - max(extra_bytes, 0) < self.reserve_bytes
         self._log_transition(refusing, state)
         if refusing:

@@ -27,6 +27,7 @@ from ..domain.imports import ImportStamp
 from ..domain.schema import ColumnRole, TableSchema
 from .ddl import CREATE_TIME, ETAG, SCHEMA_VERSION, UPDATE_TIME
 from .disk_guard import DiskSpaceGuard, low_disk_space
+from .record_cache import RecordCache
 from .request_log import DuckDBRequestLog, Replayed
 from .sql import quote_identifier
 from .writer import Execute, GroupCommitWriter
@@ -59,9 +60,11 @@ def _full_disk_is_unavailable() -> Iterator[None]:
 
 class ImportSpool:
     def __init__(self, schema: TableSchema, writer: GroupCommitWriter, requests: DuckDBRequestLog,
-                 directory: str | None = None, guard: DiskSpaceGuard | None = None) -> None:
+                 directory: str | None = None, guard: DiskSpaceGuard | None = None,
+                 cache: RecordCache | None = None) -> None:
         self._schema = schema
         self._guard = guard
+        self._cache = cache
         self._writer = writer
         self._requests = requests
         handle, self._path = tempfile.mkstemp(prefix=_PREFIX, suffix=".arrows", dir=directory)
@@ -93,8 +96,11 @@ class ImportSpool:
             return rows
 
         # The rows land in the database once more than the spool holds them: ask the guard for that room.
-        result = self._writer.run(Execute(self._requests.guarded(log, write), estimated_bytes=self._spooled_bytes()),
-                                  timeout)
+        op = Execute(self._requests.guarded(log, write), estimated_bytes=self._spooled_bytes())
+        if self._cache is not None:
+            cache, table = self._cache, self._schema.table_name
+            op.after_commit = lambda _: cache.changed(table)
+        result = self._writer.run(op, timeout)
         if isinstance(result, Replayed):
             raise RequestReplayed(result.logged)
         return int(result)
@@ -123,11 +129,13 @@ class ImportSpool:
         view = f"_import_{secrets.token_hex(8)}"
         sql, params = self._insert_sql(quote_identifier(view), stamp)
         with pa.memory_map(self._path) as source:
-            con.register(view, pa.ipc.open_stream(source))
+            # The bare C stream, not the pyarrow reader: DuckDB scans a Python object holding the
+            # GIL for the whole insert, which stalls the event loop (and health checks) meanwhile.
+            con.from_arrow(pa.ipc.open_stream(source).__arrow_c_stream__()).create_view(view)
             try:
                 con.execute(sql, params)
             finally:
-                con.unregister(view)
+                con.execute(f"DROP VIEW IF EXISTS {quote_identifier(view)}")
 
     def _insert_sql(self, source: str, stamp: ImportStamp) -> tuple[str, list[Any]]:
         names: list[str] = []

@@ -3,8 +3,10 @@
 DuckDB connections are not safe to share across threads, so each RPC
 borrows one for the length of its query and gives it back. The pool also
 keeps the numbers operators need (in use, idle, waiting, mean wait). A
-query that fails because the database itself failed (invalidated, disk
-full) raises the client-facing UNAVAILABLE from `Database.failure`.
+connection handed out inside a call's `QueryScope` is interrupted when the
+call's deadline passes or it is cancelled, and comes back at once. A query
+that fails because the database itself failed (invalidated, disk full)
+raises the client-facing UNAVAILABLE from `Database.failure`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import duckdb
 
 from ..domain.errors import Unavailable
 from .database import Database
+from .query_scope import current_scope
 
 
 @dataclass(frozen=True)
@@ -61,14 +64,22 @@ class ConnectionPool:
         with self._lock:
             self._acquired += 1
             self._wait_total += time.monotonic() - start
+        scope = current_scope()
         try:
+            if scope is not None:
+                scope.attach(con)  # the call's deadline or cancellation interrupts this connection
             yield con
         except duckdb.Error as error:
+            stopped = scope.error() if scope is not None else None
+            if stopped is not None:  # interrupted on purpose: say why
+                raise stopped from None
             failure = self._database.failure(error)
             if failure is not None:
                 raise failure from None
             raise
         finally:
+            if scope is not None:
+                scope.detach(con)
             self._idle.put(con)
 
     def stats(self) -> PoolStats:

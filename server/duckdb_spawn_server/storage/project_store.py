@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from ..domain.errors import AlreadyExists
+from ..domain.futures import then
 from ..domain.idempotency import LogEntry, LoggedRequest, RequestReplayed
 from ..domain.names import project_name
 from ..domain.projects import ProjectRecord, StoredPage
@@ -33,6 +34,7 @@ from .import_spool import ImportSpool, remove_orphaned_spools
 from .layouts import TableLayouts
 from .pool import ConnectionPool
 from .query_sql import after_sql, order_sql, where_sql
+from .record_cache import RecordCache
 from .request_log import DuckDBRequestLog, Replayed
 from .sql import quote_identifier
 from .summaries import run_summary
@@ -43,9 +45,11 @@ _DUPLICATE_KEY = re.compile(r'Duplicate key "[^":]*:\s*([0-9a-fA-F-]{36})')
 
 class DuckDBProjectStore:
     def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts,
-                 spool_dir: str | None = None, guard: DiskSpaceGuard | None = None) -> None:
+                 spool_dir: str | None = None, guard: DiskSpaceGuard | None = None,
+                 cache: RecordCache | None = None) -> None:
         self._pool = pool
         self._guard = guard
+        self._cache = cache or RecordCache(0)
         self._writer = writer
         self._layouts = layouts
         self._requests = DuckDBRequestLog(pool, writer)
@@ -70,39 +74,31 @@ class DuckDBProjectStore:
         return builder
 
     # -- writes -----------------------------------------------------------------
-    def insert(self, schema: TableSchema, records: Sequence[ProjectRecord], *, atomic: bool,
-               timeout: float | None, log: LogEntry | None = None) -> list[Exception | None]:
+    def insert(self, schema: TableSchema, records: Sequence[ProjectRecord], *,
+               log: LogEntry | None = None) -> Future[None]:
         table = quote_identifier(schema.table_name)
         layout = self._layouts.writable(schema)  # the rows fit the table as it is (else a clear error)
         to_arrow = self._arrow_builder(schema, layout)
         guard = self._layouts.guard(schema.table_name, layout)
-        ops: list[WriteOp]
+        rows = list(records)
+        op: WriteOp
         if log is not None:
             # Logged inserts are not merged with others: the log check and entry belong to this op.
-            rows = list(records)
-
             def insert_logged(con: duckdb.DuckDBPyConnection) -> int:
                 guard()
                 return insert_arrow(con, table, to_arrow(rows))
 
-            ops = [Execute(self._requests.guarded(log, insert_logged), translate_error=_insert_error(records))]
-        elif atomic:
-            ops = [InsertRows(table, list(records), to_arrow, translate_error=_insert_error(records), guard=guard)]
+            op = Execute(self._requests.guarded(log, insert_logged), translate_error=_insert_error(rows))
         else:
-            ops = [InsertRows(table, [r], to_arrow, translate_error=_insert_error([r]), guard=guard)
-                   for r in records]
-        futures = [self._writer.submit(op, timeout) for op in ops]
-        outcomes: list[Exception | None] = []
-        for future in futures:
-            error = future.exception(timeout=None if timeout is None else max(timeout, 0.0) + 30.0)
-            if error is not None and not isinstance(error, Exception):
-                raise error
-            if error is None:
-                _raise_if_replayed(future)
-            outcomes.append(error)
-        if atomic or log is not None:
-            return outcomes * len(records) if len(outcomes) == 1 else outcomes
-        return outcomes
+            op = InsertRows(table, rows, to_arrow, translate_error=_insert_error(rows), guard=guard)
+        cache, name, shape = self._cache, schema.table_name, schema.content_hash()
+
+        def committed(result: Any) -> None:
+            if not isinstance(result, Replayed):
+                cache.written(name, shape, rows)
+
+        op.after_commit = committed
+        return then(self._writer.submit(op), _replayed_is_an_error)
 
     def replace(self, schema: TableSchema, record: ProjectRecord, expected_etag: str, *,
                 timeout: float | None, log: LogEntry | None = None) -> bool:
@@ -120,7 +116,15 @@ class DuckDBProjectStore:
             return _rowcount(con.execute(sql, params))
 
         write = self._requests.guarded(log, update, succeeded=lambda changed: changed == 1)
-        changed = self._writer.run(Execute(write), timeout)
+        op = Execute(write)
+        cache, name, shape = self._cache, schema.table_name, schema.content_hash()
+
+        def committed(result: Any) -> None:
+            if result == 1:
+                cache.written(name, shape, [record])
+
+        op.after_commit = committed
+        changed = self._writer.run(op, timeout)
         if isinstance(changed, Replayed):
             raise RequestReplayed(changed.logged)
         return changed == 1
@@ -134,16 +138,35 @@ class DuckDBProjectStore:
         if expected_etag is not None:
             sql += f" AND {quote_identifier(ETAG)} = ?"
             params.append(expected_etag)
-        changed = self._writer.run(Execute(lambda con: _rowcount(con.execute(sql, params))), timeout)
-        return changed == 1
+        op = Execute(lambda con: _rowcount(con.execute(sql, params)))
+        cache, name = self._cache, schema.table_name
+
+        def committed(result: Any) -> None:
+            if result:
+                cache.removed(name, project_id)
+
+        op.after_commit = committed
+        return self._writer.run(op, timeout) == 1
 
     # -- reads ------------------------------------------------------------------
     def get(self, schema: TableSchema, project_id: uuid.UUID) -> ProjectRecord | None:
-        sql = (f"SELECT {self._layouts.select_list(schema)} FROM {quote_identifier(schema.table_name)} "
+        table, shape = schema.table_name, schema.content_hash()
+        cached = self._cache.get(table, shape, project_id)
+        if cached is not None:
+            return cached
+        began = self._cache.sequence(table)
+        sql = (f"SELECT {self._layouts.select_list(schema)} FROM {quote_identifier(table)} "
                f"WHERE {quote_identifier(schema.id_column.name)} = ?")
         with self._pool.connection() as con:
             row = con.execute(sql, [str(project_id)]).fetchone()
-        return _record(schema, row) if row is not None else None
+        if row is None:
+            return None
+        record = _record(schema, row)
+        self._cache.fill(table, shape, record, began)
+        return record
+
+    def peek(self, schema: TableSchema, project_id: uuid.UUID) -> ProjectRecord | None:
+        return self._cache.get(schema.table_name, schema.content_hash(), project_id)
 
     def list_page(self, schema: TableSchema, query: ProjectQuery, page_size: int,
                   after: tuple[Any, ...] | None) -> StoredPage:
@@ -172,7 +195,8 @@ class DuckDBProjectStore:
 
     # -- bulk -------------------------------------------------------------------
     def begin_import(self, schema: TableSchema) -> ImportSpool:
-        return ImportSpool(schema, self._writer, self._requests, directory=self._spool_dir, guard=self._guard)
+        return ImportSpool(schema, self._writer, self._requests, directory=self._spool_dir, guard=self._guard,
+                           cache=self._cache)
 
     def export(self, schema: TableSchema, query: ProjectQuery, export_format: ExportFormat) -> Iterator[
             tuple[bytes, int]]:
@@ -188,11 +212,10 @@ def _record(schema: TableSchema, row: tuple[Any, ...]) -> ProjectRecord:
     create_time, update_time, version, etag = row[count:count + 4]
     project_id = attributes[schema.id_column.name]
     return ProjectRecord(project_id if isinstance(project_id, uuid.UUID) else uuid.UUID(str(project_id)),
-                         attributes, create_time, update_time, etag, version)
+                         attributes, create_time, update_time, etag, version, schema.content_hash())
 
 
-def _raise_if_replayed(future: Future[Any]) -> None:
-    result = future.result()
+def _replayed_is_an_error(result: Any) -> None:
     if isinstance(result, Replayed):
         raise RequestReplayed(result.logged)
 

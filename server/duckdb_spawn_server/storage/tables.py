@@ -28,6 +28,7 @@ from .catalog import Layout, read_layout
 from .ddl import CREATE_CATALOG_SQL, UPGRADE_CATALOG_SQL, alter_statements, create_table_sql, drop_table_sql
 from .layouts import TableLayouts
 from .pool import ConnectionPool
+from .record_cache import RecordCache
 from .sql import quote_identifier
 from .writer import Execute, GroupCommitWriter, opaque_error
 
@@ -43,10 +44,12 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 
 class TableStore:
-    def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts) -> None:
+    def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts,
+                 cache: RecordCache | None = None) -> None:
         self._pool = pool
         self._writer = writer
         self._layouts = layouts
+        self._cache = cache
 
     def ensure_catalog(self, timeout: float | None = None) -> None:
         def ensure(con: duckdb.DuckDBPyConnection) -> None:
@@ -59,8 +62,14 @@ class TableStore:
         """Runs `fn(con, published)` as an exclusive op; `published` receives the table's new layout."""
         published: list[Layout] = []
         op = Execute(lambda con: fn(con, published), translate_error=translate, exclusive=True)
-        op.future.add_done_callback(  # runs in the writer thread, right after the commit
-            lambda f: self._layouts.publish(table, published[-1]) if published and f.exception() is None else None)
+
+        def committed(_: Any) -> None:  # in the writer thread, before the next op
+            if published:
+                self._layouts.publish(table, published[-1])
+                if self._cache is not None:
+                    self._cache.clear(table)
+
+        op.after_commit = committed
         return self._writer.run(op, timeout)
 
     def create(self, schema: TableSchema, timeout: float | None = None) -> TableCreation:

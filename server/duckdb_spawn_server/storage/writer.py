@@ -36,6 +36,7 @@ import duckdb
 import pyarrow as pa
 
 from ..domain.errors import DeadlineExceeded, DomainError, Unavailable
+from ..domain.futures import settle
 from .database import Database
 from .disk_guard import DiskSpaceGuard
 
@@ -59,6 +60,9 @@ class WriteOp:
 
     exclusive = False  # True: committed in a transaction of its own
     estimated_bytes = 0  # what the op will add to the volume, when known (bulk loads)
+    # Runs in the writer thread right after the commit, before the caller hears of it
+    # (caches are updated there, so an acknowledged write is visible to the next read).
+    after_commit: Callable[[Any], None] | None = None
 
     def __init__(self, translate_error: ErrorTranslator | None = None) -> None:
         self.future: Future[Any] = Future()
@@ -74,11 +78,19 @@ class WriteOp:
 
     def fail(self, error: Exception) -> None:
         translated = self._translate(error)
-        self.future.set_exception(translated if isinstance(translated, Exception) else opaque_error(error))
+        settle(self.future, error=translated if isinstance(translated, Exception) else opaque_error(error))
 
     def refuse(self, error: DomainError) -> None:
         """Fails the op with a client-facing error as it is (no translation)."""
-        self.future.set_exception(error)
+        settle(self.future, error=error)
+
+    def succeed(self, result: Any) -> None:
+        if self.after_commit is not None:
+            try:
+                self.after_commit(result)
+            except Exception:  # the commit stands; a cache that missed an update must not hide it
+                log.exception("after-commit hook failed")
+        settle(self.future, result)
 
 
 class Execute(WriteOp):
@@ -177,20 +189,23 @@ class GroupCommitWriter:
         self._committed = 0
         self._failed = 0
         self._accepting = True
+        self._stop_sent = False
+        self._closed = False
 
     def start(self) -> None:
         self._thread.start()
 
     # -- callers ----------------------------------------------------------------
-    def submit(self, op: WriteOp, timeout: float | None = None) -> Future[Any]:
+    def submit(self, op: WriteOp) -> Future[Any]:
+        """Queues `op` without waiting; the future resolves once its transaction committed (or failed)."""
         if not self._accepting:
             raise Unavailable("the service is shutting down", retry_after_seconds=1.0, reason="SHUTTING_DOWN")
         # Refused early so callers do not queue behind writes that cannot commit; the writer checks again.
         self._database.check_usable()
         if self._guard is not None:
-            self._guard.check(op.estimated_bytes)
+            self._guard.check(op.estimated_bytes, max_age=0.1)
         try:
-            self._queue.put(op, timeout=_bounded(timeout, 5.0))
+            self._queue.put_nowait(op)
         except queue.Full:
             raise Unavailable("the write queue is full; retry shortly", retry_after_seconds=0.5,
                               reason="WRITE_QUEUE_FULL") from None
@@ -199,7 +214,7 @@ class GroupCommitWriter:
     def run(self, op: WriteOp, timeout: float | None = None) -> Any:
         """Submits `op` and waits until its transaction has committed (or failed)."""
         deadline = time.monotonic() + timeout if timeout is not None else None
-        future = self.submit(op, timeout)
+        future = self.submit(op)
         try:
             return future.result(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
         except FutureTimeout:
@@ -210,12 +225,19 @@ class GroupCommitWriter:
         return WriterStats(self._queue.qsize(), self._queue.maxsize, self._groups, self._committed, self._failed)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stops accepting, commits everything already queued, then ends the thread."""
+        """Stops accepting, commits everything already queued, then ends the thread (idempotent)."""
         self._accepting = False
         if self._thread.is_alive():
-            self._queue.put(_STOP)
+            if not self._stop_sent:
+                self._stop_sent = True
+                try:
+                    self._queue.put(_STOP, timeout=timeout)
+                except queue.Full:
+                    log.error("the write queue stayed full; stopping without committing what it holds")
             self._thread.join(timeout)
-        self._con.close()
+        if not self._thread.is_alive() and not self._closed:
+            self._closed = True
+            self._con.close()
 
     # -- the writer thread --------------------------------------------------------
     def _run(self) -> None:
@@ -278,7 +300,7 @@ class GroupCommitWriter:
         self._groups += 1
         self._committed += len(ops)
         for op, result in zip(ops, results, strict=True):
-            op.future.set_result(result)
+            op.succeed(result)
 
     def _refusal(self, ops: list[WriteOp]) -> DomainError | None:
         """Why the group must not even start: an invalidated database, or too little disk left."""
@@ -317,7 +339,3 @@ class GroupCommitWriter:
             self._con.rollback()
         except duckdb.Error:
             pass  # no transaction was open
-
-
-def _bounded(timeout: float | None, ceiling: float) -> float:
-    return ceiling if timeout is None else max(0.0, min(timeout, ceiling))

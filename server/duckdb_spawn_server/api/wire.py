@@ -1,0 +1,65 @@
+"""Project messages as wire bytes, built once per version of a project.
+
+A project's message depends only on the record it shows: every write gives
+a record a new etag, and a migration changes the schema the record is read
+with (its `shape`), so bytes cached by (id, etag, shape) can never be
+stale: no invalidation is needed. GetProject and ListProjects
+answer with these bytes as they are (the response serializer passes bytes
+through), which skips the conversion and serialization a call would
+otherwise repeat (~40 µs a project). A list response is assembled from
+its projects' bytes, as protobuf's wire format allows.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+
+from duckdb_spawn.v1 import project_service_pb2 as pb
+
+from ..domain.projects import ProjectRecord
+from .convert import project_to_proto
+
+_PROJECTS_TAG = bytes([pb.ListProjectsResponse.DESCRIPTOR.fields_by_name["projects"].number << 3 | 2])
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def serialize(message: object) -> bytes:
+    """The response serializer: bytes pass through, messages are serialized."""
+    return message if type(message) is bytes else message.SerializeToString()  # type: ignore[attr-defined]
+
+
+class ProjectWire:
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self._max = max_entries
+        self._lock = threading.Lock()
+        self._bytes: dict[tuple[uuid.UUID, str, str], bytes] = {}
+
+    def project(self, record: ProjectRecord) -> bytes:
+        key = (record.project_id, record.etag, record.shape)
+        found = self._bytes.get(key)
+        if found is None:
+            found = project_to_proto(record).SerializeToString()
+            if self._max and record.shape:
+                with self._lock:
+                    self._bytes[key] = found
+                    if len(self._bytes) > self._max:
+                        del self._bytes[next(iter(self._bytes))]
+        return found
+
+    def list_response(self, records: Sequence[ProjectRecord], next_page_token: str, total_size: int) -> bytes:
+        head = pb.ListProjectsResponse(next_page_token=next_page_token, total_size=total_size).SerializeToString()
+        parts = [head]
+        for record in records:
+            data = self.project(record)
+            parts += (_PROJECTS_TAG, _varint(len(data)), data)
+        return b"".join(parts)
