@@ -127,3 +127,28 @@ def test_a_read_never_returns_a_state_older_than_the_last_acknowledged_write(tmp
         assert not stale, f"reads older than an acknowledged write: {stale[:5]}"
         assert int(get(stubs, name).attributes[MATURITY]) == 200
         assert server.app.record_cache.hits > 0
+
+
+def test_list_pages_and_totals_are_reused_until_the_table_changes(tmp_path: Path) -> None:
+    with in_process_server(tmp_path / "db.duckdb") as (server, stubs):
+        stubs.projects.BatchCreateProjects(pb.BatchCreateProjectsRequest(requests=[
+            create_request(project_name=f"p{i}", status="ACTIVE") for i in range(5)]), timeout=10)
+        request = pb.ListProjectsRequest(filter='status = "ACTIVE"', order_by="project_name", page_size=2)
+        first = stubs.projects.ListProjects(request, timeout=10)
+        assert first.total_size == 5 and [p.attributes["project_name"] for p in first.projects] == ["p0", "p1"]
+        pool = server.app.storage.pool
+        queries = pool.stats().acquired_total
+        assert stubs.projects.ListProjects(request, timeout=10) == first
+        assert pool.stats().acquired_total == queries, "an unchanged table was queried again"
+        # Every write path that changes the table makes the next page fresh.
+        added = stubs.projects.CreateProject(create_request(project_name="p00", status="ACTIVE"))
+        second = stubs.projects.ListProjects(request, timeout=10)
+        assert second.total_size == 6 and [p.attributes["project_name"] for p in second.projects] == ["p0", "p00"]
+        update(stubs, added.name, status="COMPLETED")
+        third = stubs.projects.ListProjects(request, timeout=10)
+        assert third.total_size == 5 and third.projects == first.projects
+        stubs.projects.DeleteProject(pb.DeleteProjectRequest(name=first.projects[0].name), timeout=10)
+        assert stubs.projects.ListProjects(request, timeout=10).total_size == 4
+        stubs.projects.ImportProjects(iter([arrow_import(["imported"])]), timeout=30)
+        imported = stubs.projects.ListProjects(pb.ListProjectsRequest(filter='project_name = "imported"'))
+        assert imported.total_size == 1

@@ -171,6 +171,7 @@ class DuckDBProjectStore:
     def list_page(self, schema: TableSchema, query: ProjectQuery, page_size: int,
                   after: tuple[Any, ...] | None) -> StoredPage:
         table = self._layouts.source(schema)  # columns the table lacks yet read as NULL, in filters too
+        name, shape = schema.table_name, schema.content_hash()
         where = where_sql(query.filter)
         conditions, params = [where.sql], list(where.params)
         if after is not None:
@@ -179,16 +180,29 @@ class DuckDBProjectStore:
             params += position.params
         sql = (f"SELECT {self._layouts.select_list(schema)} FROM {table} WHERE {' AND '.join(conditions)} "
                f"ORDER BY {order_sql(query.ordering)} LIMIT ?")
+        count_sql = f"SELECT count(*) FROM {table} WHERE {where.sql}"
+        page_key = ("page", shape, sql, tuple(params), page_size)
+        cached = self._cache.result(name, page_key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        began = self._cache.sequence(name)
+        total_key = ("count", shape, count_sql, tuple(where.params))
+        total = self._cache.result(name, total_key)
         with self._pool.connection() as con:
             # One read transaction, so the page and the total see the same snapshot.
             con.begin()
             try:
                 rows = con.execute(sql, [*params, page_size + 1]).fetchall()
-                total = con.execute(f"SELECT count(*) FROM {table} WHERE {where.sql}", where.params).fetchone()[0]
+                if total is None:
+                    total = int(con.execute(count_sql, where.params).fetchone()[0])
             finally:
                 con.rollback()
         records = [_record(schema, row) for row in rows[:page_size]]
-        return StoredPage(records, len(rows) > page_size, int(total))
+        page = StoredPage(records, len(rows) > page_size, int(total))
+        # The total stays valid while the table is unchanged: every page of a query counts once.
+        self._cache.keep_result(name, total_key, page.total_size, began)
+        self._cache.keep_result(name, page_key, page, began)
+        return page
 
     def find_request(self, request_id: str, not_before: datetime) -> LoggedRequest | None:
         return self._requests.find_request(request_id, not_before)

@@ -12,14 +12,21 @@ fill time), so a slow read can never put back a value a write replaced.
 Entries remember the schema they were read or written for; another schema
 (a migration in between) misses. The size is bounded; the oldest entries go
 first.
+
+Query results (a page of ListProjects, the number of matches of a filter)
+are kept the same way, tagged with the table's write sequence when their
+query began: any later commit to the table makes them useless, so paging
+through an unchanged table reads the database once per page and counts
+the matches once per query.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ..domain.projects import ProjectRecord
 
@@ -36,6 +43,7 @@ class RecordCache:
         self._lock = threading.Lock()
         self._entries: dict[tuple[str, uuid.UUID], _Entry] = {}
         self._sequence: dict[str, int] = {}  # table -> writes committed (for fills)
+        self._results: dict[tuple[str, Hashable], tuple[int, Any]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -61,6 +69,25 @@ class RecordCache:
         with self._lock:
             if self._sequence.get(table, 0) == read_began:
                 self._put(table, shape, record)
+
+    def result(self, table: str, key: Hashable) -> Any | None:
+        """A query result kept for `key`, if no write to `table` committed since its query began."""
+        found = self._results.get((table, key))
+        if found is None or found[0] != self._sequence.get(table, 0):
+            return None
+        return found[1]
+
+    def keep_result(self, table: str, key: Hashable, value: Any, read_began: int) -> None:
+        if not self.max_entries:
+            return
+        with self._lock:
+            if self._sequence.get(table, 0) != read_began:
+                return
+            entry = (table, key)
+            self._results.pop(entry, None)
+            self._results[entry] = (read_began, value)
+            while len(self._results) > max(1, self.max_entries // 100):  # pages are large: fewer of them
+                del self._results[next(iter(self._results))]
 
     # -- called by the writer thread, right after a commit ----------------------------------
     def written(self, table: str, shape: str, records: Iterable[ProjectRecord]) -> None:
