@@ -102,6 +102,7 @@ class Input:
     sent: Sent | None = None
     key: bool = False  # the text went into an attribute name
     request_id: str = ""  # the request id the call carries
+    name: str = ""  # the project_name its projects get (unless the hostile value went there)
     must_refuse: bool = False  # an invalid value protobuf itself forbids: INVALID_ARGUMENT expected
 
     @property
@@ -224,7 +225,7 @@ def _ipc(table: pa.Table, **options: Any) -> bytes:
 
 
 def _arrow_row(**replace: Any) -> pa.Table:
-    row = create_attributes()
+    row = {**create_attributes(), "project_name": "arrow import"}
     columns: dict[str, Any] = {name: pa.array([value]) for name, value in row.items()
                                if name not in ("maturity_years", "flag", "ratio")}
     columns["maturity_years"] = pa.array([15], pa.int32())
@@ -235,6 +236,14 @@ def _arrow_row(**replace: Any) -> pa.Table:
 
 
 SQL_COLUMN = 'x"; DROP TABLE projects; --'
+
+
+def arrow_name(payload: bytes) -> str:
+    """The project_name of an Arrow IPC stream's first row ('' when there is none to read)."""
+    try:
+        return str(pa.ipc.open_stream(payload).read_all().column("project_name")[0].as_py())
+    except Exception:  # noqa: BLE001 - garbage is the point of these payloads
+        return ""
 
 
 def arrow_payloads(rng: random.Random) -> list[tuple[str, bytes]]:
@@ -298,22 +307,45 @@ def bad_bodies(valid: bytes, rng: random.Random) -> list[tuple[str, bytes]]:
     return bodies
 
 
+def _name_projects(message: Any, name: str) -> None:
+    """Sets `project_name` in every Struct of `message` that has one."""
+    for field in message.DESCRIPTOR.fields:
+        if field.type != F.TYPE_MESSAGE or field.message_type.GetOptions().map_entry:
+            continue
+        value = getattr(message, field.name)
+        for item in (value if field.is_repeated else [value]):
+            if field.message_type.full_name == "google.protobuf.Struct":
+                if "project_name" in item.fields:
+                    item["project_name"] = name
+            elif not field.message_type.full_name.startswith("google.protobuf."):
+                _name_projects(item, name)
+
+
 # -- building the inputs ------------------------------------------------------------------------
 class Builder:
     def __init__(self, existing: str, seed: int) -> None:
         self.rng = random.Random(seed)
         self.bases = bases(existing)
         self.arrow = arrow_payloads(self.rng)
+        self.serial = 0
 
-    def _fresh(self, message: Any) -> tuple[Any, str]:
-        """A copy with a new request id (when it has one), so no input replays another."""
+    def _fresh(self, message: Any) -> tuple[Any, str, str]:
+        """A copy with a new request id (when it has one) and a project_name of its own.
+
+        So no input can be a retry of another: whatever a server makes of two
+        spellings of one request id, two bodies always differ, and what the
+        API acknowledges is exactly what was written.
+        """
         copy = type(message)()
         copy.CopyFrom(message)
+        self.serial += 1
+        name = f"corpus {self.serial}"
+        _name_projects(copy, name)
         request_id = ""
         if "request_id" in copy.DESCRIPTOR.fields_by_name:
             request_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
             copy.request_id = request_id
-        return copy, request_id
+        return copy, request_id, name
 
     def inputs(self) -> list[Input]:
         found: list[Input] = []
@@ -322,73 +354,78 @@ class Builder:
             stream = isinstance(base, list)
             first = base[0] if stream else base
             for slot in slots(first):
-                for category, label, leaf, text, sent, must_refuse in self._values(slot):
-                    message, request_id = self._fresh(first)
+                for category, label, leaf, text, sent, must_refuse, own_name in self._values(slot):
+                    message, request_id, name = self._fresh(first)
                     if slot.path[0] == "request_id":
                         request_id = text
                     body = wire.place(message, slot.path, leaf)
-                    found.append(Input(rpc, category, slot.where, label, (body,), text, sent,
-                                       slot.kind == "struct-key", request_id, must_refuse))
-            message, request_id = self._fresh(first)
-            valid = message.SerializeToString()
-            for label, body in bad_bodies(valid, self.rng):
-                found.append(Input(rpc, "protobuf-body", "body", label, (body,), request_id=request_id))
+                    found.append(Input(rpc, category, slot.where, label, (body,), text=text, sent=sent,
+                                       key=slot.kind == "struct-key", request_id=request_id,
+                                       name=name if own_name is None else own_name,
+                                       must_refuse=must_refuse))
+            for label, body in bad_bodies(first.SerializeToString(), self.rng):
+                found.append(Input(rpc, "protobuf-body", "body", label, (body,)))
                 if stream:  # a good message, then the bad one
-                    found.append(Input(rpc, "protobuf-body", "body (2nd message)", label, (valid, body),
-                                       request_id=request_id))
+                    message, request_id, name = self._fresh(first)
+                    found.append(Input(rpc, "protobuf-body", "body (2nd message)", label,
+                                       (message.SerializeToString(), body), request_id=request_id, name=name))
         return found
 
-    def _values(self, slot: Slot) -> Iterator[tuple[str, str, wire.Leaf, str, Sent | None, bool]]:
-        """(category, label, leaf, text, sent, must_refuse) for each value that fits `slot`."""
+    def _values(self, slot: Slot) -> Iterator[tuple[str, str, wire.Leaf, str, Sent | None, bool, str | None]]:
+        """(category, label, leaf, text, sent, must_refuse, name) for each value that fits `slot`.
+
+        `name` is the project_name the input's rows carry when the value puts one there (None otherwise).
+        """
         if slot.kind in ("string", "struct-key", "struct-value"):
             for category, values in TEXT.items():
                 for value in values:
                     raw = value if isinstance(value, bytes) else value.encode()
                     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
                     if slot.kind == "string":
-                        yield category, _label(value), wire.leaf_scalar(slot.prefix + raw), text, None, False
+                        yield category, _label(value), wire.leaf_scalar(slot.prefix + raw), text, None, False, None
                     elif slot.kind == "struct-key":
                         yield (category, _label(value), wire.leaf_struct_entry(raw, wire.value_string(b"x")), text,
-                               None, False)
+                               None, False, None)
                     else:
                         yield (category, _label(value), self._struct_value(slot, wire.value_string(raw)), text,
-                               Sent(slot.attribute, value), False)
+                               Sent(slot.attribute, value), False, text if slot.attribute == "project_name" else None)
         if slot.kind == "struct-value":
             for number in DOUBLES:
                 yield ("numbers", _label(number), self._struct_value(slot, wire.value_number(number)), "",
-                       Sent(slot.attribute, number), False)
+                       Sent(slot.attribute, number), False, None)
             for depth, kind in STRUCT_DEPTHS:
                 yield ("deep-nesting", f"{kind} x{depth}", self._struct_value(slot, wire.deep_value(depth, kind)),
-                       "", None, False)
+                       "", None, False, None)
             confusions: list[tuple[str, bytes, Any]] = [
                 ("null", wire.value_null(), None), ("true", wire.value_bool(True), True),
                 ("[]", wire.value_list([]), []), ("{}", wire.value_struct({}), {}),
                 ("['a']", wire.value_list([wire.value_string(b"a")]), ["a"])]
             for label, payload, value in confusions:
                 yield ("type-confusion", label, self._struct_value(slot, payload), "", Sent(slot.attribute, value),
-                       False)
+                       False, None)
         elif slot.kind == "bytes":
             for label, payload in self.arrow:
                 # An error may name the payload's columns: the SQL-named one is the caller's own text.
-                yield "arrow-parquet", label, wire.leaf_scalar(payload), SQL_COLUMN, None, False
+                yield ("arrow-parquet", label, wire.leaf_scalar(payload), SQL_COLUMN, None, False,
+                       arrow_name(payload) or None)
         elif slot.kind == "number":
             values: list[Any] = DOUBLES if slot.field.type in (F.TYPE_DOUBLE, F.TYPE_FLOAT) else INTEGERS
             for number in values:
-                yield "numbers", _label(number), wire.leaf_scalar(number), "", None, False
+                yield "numbers", _label(number), wire.leaf_scalar(number), "", None, False, None
         elif slot.kind == "enum":
             for number in ENUMS:
-                yield "enums", _label(number), wire.leaf_scalar(number), "", None, False
+                yield "enums", _label(number), wire.leaf_scalar(number), "", None, False, None
         elif slot.kind == "bool":
             for number in BOOLS:
-                yield "numbers", f"bool as varint {number}", wire.leaf_scalar(number), "", None, False
+                yield "numbers", f"bool as varint {number}", wire.leaf_scalar(number), "", None, False, None
         elif slot.kind == "duration":
             for seconds, nanos in INVALID_DURATIONS:
                 yield ("durations", f"seconds={seconds} nanos={nanos}",
-                       wire.leaf_message(wire.duration(seconds, nanos)), "", None, True)
+                       wire.leaf_message(wire.duration(seconds, nanos)), "", None, True, None)
         elif slot.kind == "timestamp":
             for seconds, nanos in ODD_TIMESTAMPS:
                 yield ("timestamps", f"seconds={seconds} nanos={nanos}",
-                       wire.leaf_message(wire.duration(seconds, nanos)), "", None, False)
+                       wire.leaf_message(wire.duration(seconds, nanos)), "", None, False, None)
 
     @staticmethod
     def _struct_value(slot: Slot, payload: bytes) -> wire.Leaf:

@@ -52,9 +52,12 @@ def run(names: list[str], short: bool) -> list[Row]:
         print(f"chaos: running {scenario.name}...", file=sys.stderr, flush=True)
         try:
             row = (scenario.short if short else scenario.full)()
-        except Exception:  # noqa: BLE001 - a scenario that could not finish is a broken row, not a lost table
+        except Exception as error:  # noqa: BLE001 - a scenario that could not finish is a broken row, not a lost table
             row = Row(scenario.name)
-            row.problem("the scenario did not finish: " + traceback.format_exc(limit=3).replace("\n", " | ")[-600:])
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            details = error.details() if hasattr(error, "details") else str(error)
+            row.problem(f"the scenario did not finish: {type(error).__name__} {details!r:.300} "
+                        f"at {where.filename.rsplit('/', 1)[-1]}:{where.lineno}")
         print(f"chaos: {scenario.name}: {row.verdict} in {row.seconds:.0f} s", file=sys.stderr, flush=True)
         rows.append(row)
     return rows
