@@ -58,8 +58,10 @@ class Row:
     def summary(self, limit: int = 25) -> str:
         """The verdict and the first problems, for an assertion message."""
         lines = [" | ".join(_cells(self))]
-        # Problems of the scenario as a whole first, then those of single inputs, most frequent first.
-        ordered = sorted(self.problems, key=lambda p: (p in self.examples, -self.repeats[p]))
+        # Lost writes first, then the scenario's other problems as they came, then those of single inputs
+        # (with examples), most frequent first.
+        ordered = sorted(self.problems, key=lambda p: (p in self.examples, "lost" not in p,
+                                                       -self.repeats[p] if p in self.examples else 0))
         for text in ordered[:limit]:
             times = f" (x{self.repeats[text]})" if self.repeats[text] > 1 else ""
             shown = f"; e.g. {' | '.join(self.examples[text])}" if self.examples.get(text) else ""

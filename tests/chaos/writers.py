@@ -208,8 +208,9 @@ class Writer(threading.Thread):
         if target is None:
             return self._op_create()
         key, _ = target
+        large = self.rng.random() < self.plan.large_share
         patch = {"status": self.rng.choice(["PROPOSED", "ACTIVE", "COMPLETED"]),
-                 "description": f"updated {self._row_label('u')}"}
+                 "description": large_text(self.rng) if large else f"updated {self._row_label('u')}"}
         request = pb.UpdateProjectRequest(project=pb.Project(name=key))
         request.project.attributes.update(patch)
         request.update_mask.paths.extend(f"attributes.{name}" for name in patch)
