@@ -283,7 +283,8 @@ def _run(row: Row, service: Service, workdir: Path, db: Path, count: int | None,
     known = tally.created | {existing.name.removeprefix("projects/")}
     for pid, name in rows:
         if pid not in known and name not in tally.imported_names:
-            row.problem(f"written although not acknowledged: a row of {tally.answers.get(name, repr(name)[:40])}")
+            row.problem("a row was written by a call that was not acknowledged",
+                        tally.answers.get(name, f"a row named {name!r:.40}"))
 
 
 def _read_back(row: Row, stubs: Any) -> None:

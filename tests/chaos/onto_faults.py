@@ -341,9 +341,9 @@ def _phases(row: Row, stubs: Stubs, ontology: FaultyOntology, traffic: Traffic, 
         row.problem(f"recovered: {error}")
     hold("recovered")
     # A backtracking pattern: whether the schema loads or is refused, nothing may freeze.
+    traffic.phase = "backtracking pattern"
     ontology.document = _json(project_document("redos", project_name={"pattern": REDOS_PATTERN}))
     refresh("backtracking pattern", expect_failure=False)
-    traffic.phase = "backtracking pattern"
     started = time.monotonic()
     try:
         stubs.projects.CreateProject(create_request(project_name=REDOS_INPUT), timeout=CREATE_DEADLINE)
