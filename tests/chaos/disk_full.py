@@ -203,7 +203,9 @@ def _run(row: Row, workdir: Path, volume: Path, fill_seconds: float, writes_afte
         try:
             service.restart()
         except AssertionError as error:
-            row.problem(f"restart: the server did not come back: {str(error)[:200]}")
+            said = [f"{r.get('level')} {r.get('message')} {r.get('error', '')}".strip()
+                    for r in service.process.log_records() if r.get("level") in ("WARNING", "ERROR", "CRITICAL")]
+            row.problem(f"restart: the server did not come back: {str(error)[:120]}; its log: {said[-3:]}")
             return
         assert service.stubs is not None
         lost, problems = ledger.verify(all_projects(service.stubs, page_size=40))
@@ -241,7 +243,8 @@ def refused_phase_checks(row: Row, service: Service) -> None:
 def resume(row: Row, service: Service, ledger: Ledger, reasons: Counter[str], count: int, seed: int) -> float | None:
     """After freeing space: the first write succeeds within RESUME_DEADLINE, then every write RPC succeeds."""
     assert service.stubs is not None
-    writer = Writer(WRITERS, service.stubs, ledger, WriterPlan(EVERY_WRITE, count, large_share=0.2),
+    # Mostly small rows: writing again must not by itself bring the volume back down to the reserve.
+    writer = Writer(WRITERS, service.stubs, ledger, WriterPlan(EVERY_WRITE, count, large_share=0.05),
                     threading.Event(), seed + 1, "resume")
     freed = time.monotonic()
     first: list[grpc.RpcError | None] = []

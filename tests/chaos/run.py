@@ -37,7 +37,7 @@ SCENARIOS = [
              lambda: kill9_rounds(rounds=1, acks_per_round=300)),
     Scenario("sigterm", lambda: sigterm_rounds(rounds=3, acks_per_round=800, late_callers=True),
              lambda: sigterm_rounds(rounds=1, acks_per_round=300, late_callers=False)),
-    Scenario("disk", lambda: disk_full(fill_seconds=30, writes_after_full=2000, resume_writes=120),
+    Scenario("disk", lambda: disk_full(fill_seconds=30, writes_after_full=2000, resume_writes=60),
              lambda: disk_full(fill_seconds=10, writes_after_full=300, resume_writes=30)),
     Scenario("corpus", lambda: hostile_corpus(count=None), lambda: hostile_corpus(count=200)),
     Scenario("ontology", lambda: ontology_faults(phase_creates=40), lambda: ontology_faults(phase_creates=10)),
