@@ -34,7 +34,7 @@ from .layouts import TableLayouts
 from .pool import ConnectionPool
 from .query_sql import after_sql, order_sql, where_sql
 from .request_log import DuckDBRequestLog, Replayed
-from .sql import quote_identifier
+from .sql import first_row, quote_identifier
 from .summaries import run_summary
 from .writer import Execute, GroupCommitWriter, InsertRows, WriteOp, insert_arrow, opaque_error
 
@@ -85,12 +85,14 @@ class DuckDBProjectStore:
                 guard()
                 return insert_arrow(con, table, to_arrow(rows))
 
-            ops = [Execute(self._requests.guarded(log, insert_logged), translate_error=_insert_error(records))]
+            ops = [Execute(self._requests.guarded(log, insert_logged), translate_error=_insert_error(records),
+                           estimated_bytes=estimated_bytes(records))]
         elif atomic:
-            ops = [InsertRows(table, list(records), to_arrow, translate_error=_insert_error(records), guard=guard)]
+            ops = [InsertRows(table, list(records), to_arrow, translate_error=_insert_error(records), guard=guard,
+                              estimated_bytes=estimated_bytes(records))]
         else:
-            ops = [InsertRows(table, [r], to_arrow, translate_error=_insert_error([r]), guard=guard)
-                   for r in records]
+            ops = [InsertRows(table, [r], to_arrow, translate_error=_insert_error([r]), guard=guard,
+                              estimated_bytes=estimated_bytes([r])) for r in records]
         futures = [self._writer.submit(op, timeout) for op in ops]
         outcomes: list[Exception | None] = []
         for future in futures:
@@ -120,7 +122,7 @@ class DuckDBProjectStore:
             return _rowcount(con.execute(sql, params))
 
         write = self._requests.guarded(log, update, succeeded=lambda changed: changed == 1)
-        changed = self._writer.run(Execute(write), timeout)
+        changed = self._writer.run(Execute(write, estimated_bytes=estimated_bytes([record])), timeout)
         if isinstance(changed, Replayed):
             raise RequestReplayed(changed.logged)
         return changed == 1
@@ -142,7 +144,7 @@ class DuckDBProjectStore:
         sql = (f"SELECT {self._layouts.select_list(schema)} FROM {quote_identifier(schema.table_name)} "
                f"WHERE {quote_identifier(schema.id_column.name)} = ?")
         with self._pool.connection() as con:
-            row = con.execute(sql, [str(project_id)]).fetchone()
+            row = first_row(con.execute(sql, [str(project_id)]))
         return _record(schema, row) if row is not None else None
 
     def list_page(self, schema: TableSchema, query: ProjectQuery, page_size: int,
@@ -161,7 +163,7 @@ class DuckDBProjectStore:
             con.begin()
             try:
                 rows = con.execute(sql, [*params, page_size + 1]).fetchall()
-                total = con.execute(f"SELECT count(*) FROM {table} WHERE {where.sql}", where.params).fetchone()[0]
+                total = first_row(con.execute(f"SELECT count(*) FROM {table} WHERE {where.sql}", where.params))[0]
             finally:
                 con.rollback()
         records = [_record(schema, row) for row in rows[:page_size]]
@@ -197,12 +199,22 @@ def _raise_if_replayed(future: Future[Any]) -> None:
         raise RequestReplayed(result.logged)
 
 
+def estimated_bytes(records: Sequence[ProjectRecord]) -> int:
+    """Roughly what the rows take on disk (the disk guard's estimate): their text, plus a little a value."""
+    total = 0
+    for record in records:
+        for value in record.attributes.values():
+            total += len(value) if type(value) is str else 16
+        total += 96  # bookkeeping columns and the primary key index
+    return total
+
+
 def _param(value: Any) -> Any:
     return str(value) if isinstance(value, uuid.UUID) else value
 
 
 def _rowcount(result: duckdb.DuckDBPyConnection) -> int:
-    row = result.fetchone()
+    row = first_row(result)
     return int(row[0]) if row else 0
 
 
