@@ -10,7 +10,7 @@ PROTO_FILES = $(sort $(wildcard protos/duckdb_spawn/v1/*.proto))
 # The google/api and google/rpc .proto files shipped by googleapis-common-protos.
 GOOGLEAPIS_PROTOS = $(shell $(PY) -c 'import pathlib, google.api.annotations_pb2 as m; print(pathlib.Path(m.__file__).parents[2])')
 
-.PHONY: help install run ontology test test-tools lint generate proto-deps node-deps breaking bench clean
+.PHONY: help install run ontology test test-tools lint generate proto-deps node-deps breaking bench chaos clean
 
 help:
 	@echo "make run      set up .venv and serve on :50051 (DuckDB file + built-in mock ontology)"
@@ -19,6 +19,7 @@ help:
 	@echo "make generate regenerate generated/ from protos/"
 	@echo "make lint     buf lint, buf format check, ruff"
 	@echo "make bench    run the throughput/latency benchmarks"
+	@echo "make chaos    run the chaos suite (crashes, full disk, hostile input, failing ontology): one table"
 
 # The Python client (clients/python) installs beside the service: it uses the stubs in generated/.
 $(STAMP): pyproject.toml clients/python/pyproject.toml
@@ -87,6 +88,11 @@ lint: proto-deps
 
 bench: install
 	$(PY) -m tests.benchmarks.bench_projects
+
+# kill -9 and SIGTERM under writes, a full disk (tmpfs: needs root), a hostile-input corpus over every
+# RPC, a failing ontology: a few minutes, one table of figures, non-zero exit if a promise broke.
+chaos: install
+	$(PY) -m tests.chaos.run
 
 clean:
 	rm -rf $(VENV) build .pytest_cache clients/node/node_modules

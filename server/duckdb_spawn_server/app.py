@@ -107,9 +107,11 @@ class Application:
         self.health = HealthState(OWN_SERVICES)
         self.drain_gate = DrainGate()
         self.storage: Storage | None = None
-        self.disk_guard = DiskSpaceGuard(
-            None if settings.duckdb_path == ":memory:" else Path(settings.duckdb_path).expanduser().absolute().parent,
-            settings.disk_free_reserve)
+        in_memory = settings.duckdb_path == ":memory:"
+        database_file = None if in_memory else Path(settings.duckdb_path).expanduser().absolute()
+        self.disk_guard = DiskSpaceGuard(None if database_file is None else database_file.parent,
+                                         settings.disk_free_reserve,
+                                         wal=None if database_file is None else Path(f"{database_file}.wal"))
         self.projects: Deferred[ProjectManager] = Deferred("the project store")
         self.tables: Deferred[TableAdmin] = Deferred("the table store")
         self.schemas: Deferred[SchemaCache] = Deferred("the schema cache")
@@ -125,7 +127,8 @@ class Application:
         self.reporter = HealthReporter(
             [("database", self._check_database), ("ontology_server", self.ontology_probe),
              ("schema_cache", self._check_schemas),
-             ("disk", lambda: disk_check(settings.duckdb_path, self.disk_guard.reserve_bytes)),
+             ("disk", lambda: disk_check(settings.duckdb_path, self.disk_guard.reserve_bytes,
+                                         self.disk_guard.state().wal_bytes)),
              ("memory", memory_check), ("cpu", self._cpu_check)],
             __version__, self.start_time, self._start_monotonic)
         self.security = build_security(settings)

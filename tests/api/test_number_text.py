@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +222,25 @@ def test_hugeint_takes_its_whole_range_and_refuses_beyond_it(kinds: Stubs) -> No
     error = call_error(kinds.projects.CreateProject, create_request(**{**GOOD, "units": str(2**127)}))
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT and list(error.violations) == ["attributes.units"]
     assert kinds.projects.ListProjects(pb.ListProjectsRequest(filter=f"units > {10**37}")).total_size == 3
+
+
+def test_arrow_dates_and_times_beyond_year_9999_or_before_year_1_are_refused_per_row(kinds: Stubs) -> None:
+    """They used to be stored, then read back clamped (9999-12-31) or broke the JSON-lines export (INTERNAL)."""
+    base = {name: [value] * 4 for name, value in valid_attributes(**GOOD).items()
+            if name not in ("signed_on", "reviewed_at")}
+    day_10000 = (date(9999, 12, 31) - date(1970, 1, 1)).days + 1
+    table = pa.table({**base,
+                      "signed_on": pa.array([0, day_10000, -719_163 - 1, 100], pa.date32()),
+                      "reviewed_at": pa.array([0, 253_402_300_800 * 10**6, -62_135_596_800 * 10**6 - 1, None],
+                                              pa.timestamp("us"))})
+    report = kinds.projects.ImportProjects(iter([pb.ImportProjectsRequest(
+        mode=pb.IMPORT_MODE_BEST_EFFORT, arrow_ipc=ipc(table))]), timeout=30)
+    assert report.imported_count == 2
+    assert row_errors(report) == {2: {"signed_on": "OUT_OF_RANGE", "reviewed_at": "OUT_OF_RANGE"},
+                                  3: {"signed_on": "OUT_OF_RANGE", "reviewed_at": "OUT_OF_RANGE"}}
+    for export_format in (pb.EXPORT_FORMAT_JSONL, pb.EXPORT_FORMAT_CSV, pb.EXPORT_FORMAT_PARQUET,
+                          pb.EXPORT_FORMAT_ARROW_IPC):
+        chunks = list(kinds.projects.ExportProjects(pb.ExportProjectsRequest(format=export_format), timeout=30))
+        assert sum(c.row_count for c in chunks) == 2
+    days = sorted(p.attributes["signed_on"] for p in kinds.projects.ListProjects(pb.ListProjectsRequest()).projects)
+    assert days == ["1970-01-01", "1970-04-11"]

@@ -309,3 +309,29 @@ def test_without_a_reserve_duckdb_failures_are_unavailable_and_an_invalidated_da
             check_ledger(stubs, ledger)
         finally:
             server.close()
+
+
+def test_reads_leave_no_transaction_open_so_the_wal_keeps_being_checkpointed(tmp_path: Path) -> None:
+    """A read that stopped at its first row left its transaction open on its pooled connection, and DuckDB
+    then skipped every automatic checkpoint: the WAL grew without bound, past any reserve. Each kind of
+    read (start-up's included) is followed by writes alone, so a leak cannot be covered by later reads."""
+    db = tmp_path / "data.duckdb"
+    wal = Path(f"{db}.wal")
+    with in_process_server(db, DISK_FREE_RESERVE="4MiB") as (_, stubs):  # a checkpoint at every 1 MiB of WAL
+        first = stubs.projects.CreateProject(create_request(project_name="first"))
+        reads = {
+            "start-up": lambda: None,
+            "GetProject": lambda: stubs.projects.GetProject(pb.GetProjectRequest(name=first.name)),
+            "ListProjects": lambda: stubs.projects.ListProjects(pb.ListProjectsRequest(filter='status = "ACTIVE"')),
+            "GetTable": lambda: stubs.admin.GetTable(admin_pb.GetTableRequest(name="tables/projects")),
+            "GetHealth": lambda: stubs.monitoring.GetHealth(monitoring_pb.GetHealthRequest()),
+            "GetSystemMetrics": lambda: stubs.monitoring.GetSystemMetrics(monitoring_pb.GetSystemMetricsRequest()),
+            "SummarizeProjects": lambda: stubs.projects.SummarizeProjects(pb.SummarizeProjectsRequest(
+                aggregations=[pb.Aggregation(function=pb.AGGREGATE_FUNCTION_COUNT)])),
+        }
+        for what, read in reads.items():
+            read()
+            for i in range(40):  # ~2.4 MB of WAL: past the threshold twice over
+                stubs.projects.CreateProject(create_request(project_name=f"{what} {i}", description=BIG))
+            size = wal.stat().st_size if wal.exists() else 0
+            assert size < 2 << 20, f"after {what}, the WAL holds {size} bytes: automatic checkpoints stopped"

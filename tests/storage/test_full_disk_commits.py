@@ -26,7 +26,7 @@ from duckdb_spawn_server.domain.imports import ImportMode, StructRows
 from duckdb_spawn_server.ontology.seed_format import parse_seed_schema
 from duckdb_spawn_server.storage.database import DATABASE_INVALIDATED
 from duckdb_spawn_server.storage.disk_guard import LOW_DISK_SPACE
-from duckdb_spawn_server.storage.tables import table_exists
+from duckdb_spawn_server.storage.sql import table_exists
 
 from tests.support.stack import Stack
 from tests.support.tmpfs import fill, tmpfs

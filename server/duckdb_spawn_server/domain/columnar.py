@@ -15,6 +15,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -162,8 +163,9 @@ class ColumnarValidator:
         if slow_count:
             positions = pc.indices_nonzero(slow).to_pylist()
             replacements = []
-            for index, value in zip(positions, source.filter(slow).to_pylist(), strict=True):
+            for index in positions:
                 try:
+                    value = _python_value(source[index])
                     replacements.append(arrow_value(column.type, compiled.convert(value)))
                 except ValueProblem as problem:
                     problems.setdefault(index, []).append(FieldViolation(column.name, problem.description,
@@ -286,7 +288,9 @@ def _convert(ctype: ColumnType, source: pa.Array, target: pa.DataType) -> tuple[
         return source, everywhere
     if kind is TypeKind.DATE:
         if pa.types.is_date(stype):
-            return pc.cast(source, target), everywhere
+            as_date = pc.cast(source, target)
+            return as_date, pc.fill_null(_between(as_date, pa.scalar(_FIRST_DAY, target), pa.scalar(_LAST_DAY, target)),
+                                         False)
         if is_text:
             shaped = pc.fill_null(pc.match_substring_regex(source, r"^\d{4}-\d{2}-\d{2}$"), False)
             candidate = pc.if_else(shaped, source, pa.nulls(len(source), stype))
@@ -296,10 +300,36 @@ def _convert(ctype: ColumnType, source: pa.Array, target: pa.DataType) -> tuple[
             return pc.cast(pc.if_else(proven, parsed, pa.nulls(len(source), parsed.type)), target), proven
         return None
     if kind is TypeKind.TIMESTAMP and pa.types.is_timestamp(stype) and stype.tz is None:
-        return pc.cast(source, target, safe=False), everywhere
+        # Within what every reader can represent (Python's datetime: years 1 to 9999); the rest is refused.
+        per_second = _UNITS_PER_SECOND[stype.unit]
+        ticks = pc.cast(source, pa.int64())
+        low = max(_FIRST_SECOND * per_second, -(2**63))
+        high = min((_LAST_SECOND + 1) * per_second - 1, 2**63 - 1)
+        inside = pc.fill_null(pc.and_(pc.greater_equal(ticks, low), pc.less_equal(ticks, high)), False)
+        kept = pc.if_else(inside, source, pa.nulls(len(source), stype))
+        return pc.cast(kept, target, safe=False), inside
     if kind is TypeKind.UUID and is_text:
         return pc.cast(source, target), pc.fill_null(pc.match_substring_regex(source, _UUID_TEXT), False)
     return None
+
+
+_FIRST_DAY, _LAST_DAY = date(1, 1, 1), date(9999, 12, 31)
+_FIRST_SECOND = -62_135_596_800  # 0001-01-01T00:00:00 from the epoch
+_LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59
+_UNITS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _between(values: pa.Array, low: pa.Scalar, high: pa.Scalar) -> pa.Array:
+    return pc.and_(pc.greater_equal(values, low), pc.less_equal(values, high))
+
+
+def _python_value(scalar: pa.Scalar) -> Any:
+    """One Arrow value as Python, or the reason it has none (a date past year 9999, ...)."""
+    try:
+        return scalar.as_py()
+    except (ValueError, OverflowError, pa.ArrowException):
+        raise ValueProblem("OUT_OF_RANGE", "is outside the range this service can represent "
+                                           "(dates and times from year 1 to 9999)") from None
 
 
 def _integer_limits(stype: pa.DataType) -> tuple[int, int]:

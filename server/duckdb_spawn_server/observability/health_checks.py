@@ -54,18 +54,24 @@ def by_percent(percent: float, degraded: float, unhealthy: float | None = None) 
     return Status.DEGRADED if percent >= degraded else Status.HEALTHY
 
 
-def disk_check(path: str, reserve_bytes: int = 0, thresholds: Thresholds = THRESHOLDS) -> CheckResult:
-    """The volume's use; UNHEALTHY with the reason while writes are refused for want of the free-space reserve."""
+def disk_check(path: str, reserve_bytes: int = 0, wal_bytes: int = 0,
+               thresholds: Thresholds = THRESHOLDS) -> CheckResult:
+    """The volume's use; UNHEALTHY with the reason while writes are refused for want of the free-space reserve.
+
+    Writes are refused when free space, less the WAL still to be checkpointed, is below the reserve
+    (storage/disk_guard.py has the whole rule).
+    """
     disk = sample_disk(path)
     observed = {"path": disk.path, "total_bytes": disk.total_bytes, "free_bytes": disk.free_bytes,
                 "used_percent": disk.percent}
     if reserve_bytes > 0:
-        observed["reserve_bytes"] = reserve_bytes
-        if disk.free_bytes < reserve_bytes:
+        observed.update(reserve_bytes=reserve_bytes, wal_bytes=wal_bytes)
+        if disk.free_bytes - wal_bytes < reserve_bytes:
             return CheckResult("disk", Status.UNHEALTHY,
-                               f"writes refused: {disk.free_bytes} bytes free on the database volume, below the "
-                               f"reserve of {reserve_bytes} (DISK_FREE_RESERVE); reads go on, writes resume "
-                               "once space is freed", observed)
+                               f"writes refused: {disk.free_bytes} bytes free on the database volume, less "
+                               f"{wal_bytes} bytes of WAL still to checkpoint, is below the reserve of "
+                               f"{reserve_bytes} (DISK_FREE_RESERVE); reads go on, writes resume once space "
+                               "is freed", observed)
     status = by_percent(disk.percent, thresholds.disk_degraded_percent, thresholds.disk_unhealthy_percent)
     return CheckResult("disk", status, f"database volume {disk.percent:.1f}% used", observed)
 

@@ -23,9 +23,17 @@ from ..domain.migration import ExistingColumn, TableState
 from ..domain.types import ColumnType, InvalidType, parse_type
 from ..domain.values import ValueProblem, coercer_for, to_json_value
 from .ddl import CATALOG_TABLE, physical_type
-from .sql import quote_identifier
+from .sql import first_row, quote_identifier
 
 _CATALOG = quote_identifier(CATALOG_TABLE)
+
+
+def is_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the catalog table exists with every column this version uses (nothing to create)."""
+    row = first_row(con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' "
+        "AND table_name = ? AND column_name = 'columns_json'", [CATALOG_TABLE]))
+    return bool(row and row[0])
 
 
 @dataclass(frozen=True)
@@ -67,11 +75,11 @@ def read_state(con: duckdb.DuckDBPyConnection, table: str) -> TableState | None:
         "SELECT constraint_column_names FROM duckdb_constraints() WHERE database_name = current_database() "
         "AND schema_name = 'main' AND table_name = ? AND constraint_type = 'PRIMARY KEY'", [table]).fetchall()
     primary = {name for (names,) in keys for name in names}
-    row = con.execute(f"SELECT schema_version, schema_hash, columns_json FROM {_CATALOG} WHERE table_name = ?",
-                      [table]).fetchone()
+    row = first_row(con.execute(
+        f"SELECT schema_version, schema_hash, columns_json FROM {_CATALOG} WHERE table_name = ?", [table]))
     version, content_hash, columns_json = row if row else ("", "", None)
     logical = _decode(columns_json)
-    count = con.execute(f"SELECT count(*) FROM {quote_identifier(table)}").fetchone()
+    count = first_row(con.execute(f"SELECT count(*) FROM {quote_identifier(table)}"))
     columns = []
     for name, data_type in zip(layout.columns, layout.types, strict=True):
         if name.startswith("_"):

@@ -3,12 +3,14 @@
 A commit that meets a full disk fails cleanly (the writer always commits an
 explicit transaction, so DuckDB reports the failed WAL write), but a
 *checkpoint* that meets a full disk invalidates the whole database until the
-process restarts. So writes stop while free space is still above a reserve
-that a checkpoint fits in: DuckDB's checkpoint threshold is set to a quarter
-of the reserve (storage/database.py), so the WAL a checkpoint folds in never
-outgrows the room kept for it. Reads go on; writes resume by themselves as
-soon as space comes back, since every write asks the volume afresh
-(`statvfs` costs about a microsecond).
+process restarts. A write's data lands twice before space is given back:
+in the WAL at its commit, then in the database file at the next checkpoint
+(which runs once the WAL passes its threshold, a quarter of the reserve,
+storage/database.py). So a write is refused unless, after it, free space
+would still cover the reserve, the WAL waiting for its checkpoint, and the
+write itself twice over. Reads go on; writes resume by themselves as soon
+as space comes back, since the writer asks the volume afresh before every
+group (`statvfs` costs about a microsecond).
 """
 
 from __future__ import annotations
@@ -40,18 +42,23 @@ def free_bytes_of(directory: Path) -> int:
 class DiskState:
     free_bytes: int
     reserve_bytes: int
+    wal_bytes: int = 0  # committed but not yet checkpointed: the next checkpoint writes it again
+
+    def room_for(self, write_bytes: int) -> bool:
+        return self.free_bytes - self.wal_bytes - 2 * max(write_bytes, 0) >= self.reserve_bytes
 
     @property
     def refusing_writes(self) -> bool:
-        return self.reserve_bytes > 0 and self.free_bytes < self.reserve_bytes
+        return self.reserve_bytes > 0 and not self.room_for(0)
 
 
 class DiskSpaceGuard:
-    """`check()` raises UNAVAILABLE (LOW_DISK_SPACE) when a write would eat into the reserve."""
+    """`check()` raises UNAVAILABLE (LOW_DISK_SPACE) when a write (and its checkpoint) would eat into the reserve."""
 
     def __init__(self, directory: Path | None, reserve_bytes: int,
-                 free_bytes: Callable[[Path], int] = free_bytes_of) -> None:
+                 free_bytes: Callable[[Path], int] = free_bytes_of, wal: Path | None = None) -> None:
         self.directory = directory  # None: an in-memory database, nothing to guard
+        self.wal = wal
         self.reserve_bytes = reserve_bytes if directory is not None else 0
         self._free_bytes = free_bytes
         self._lock = threading.Lock()
@@ -66,10 +73,16 @@ class DiskSpaceGuard:
             free = self._free_bytes(self.directory)
         except OSError:
             free = 0  # a volume we cannot even stat is no place to write
-        return DiskState(free, self.reserve_bytes)
+        wal = 0
+        if self.wal is not None:
+            try:
+                wal = self.wal.stat().st_size
+            except OSError:
+                wal = 0  # no WAL: everything is checkpointed
+        return DiskState(free, self.reserve_bytes, wal)
 
     def check(self, extra_bytes: int = 0, *, max_age: float = 0.0) -> None:
-        """Raises Unavailable when free space minus `extra_bytes` (the write's own size) is below the reserve.
+        """Raises Unavailable when the write of `extra_bytes` (and its checkpoint) would eat into the reserve.
 
         `max_age`: a reading that recent will do (the event loop's early check, which must not
         make a syscall per call); the writer asks afresh before every group.
@@ -81,7 +94,7 @@ class DiskSpaceGuard:
         if state is None or now - self._read_at > max_age:
             state = self._last = self.state()
             self._read_at = now
-        refusing = state.free_bytes - max(extra_bytes, 0) < self.reserve_bytes
+        refusing = not state.room_for(extra_bytes)
         self._log_transition(refusing, state)
         if refusing:
             raise low_disk_space(state, extra_bytes)
@@ -103,7 +116,8 @@ class DiskSpaceGuard:
 def low_disk_space(state: DiskState | None = None, extra_bytes: int = 0) -> Unavailable:
     metadata = {"variable": RESERVE_VARIABLE}
     if state is not None:
-        metadata.update(free_bytes=str(state.free_bytes), reserve_bytes=str(state.reserve_bytes))
+        metadata.update(free_bytes=str(state.free_bytes), reserve_bytes=str(state.reserve_bytes),
+                        wal_bytes=str(state.wal_bytes))
         if extra_bytes > 0:
             metadata["write_bytes"] = str(extra_bytes)
     return Unavailable("the database volume is nearly full; writes are refused until space is freed "

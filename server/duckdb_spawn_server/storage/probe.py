@@ -21,8 +21,7 @@ import duckdb
 from .database import Database, DatabaseError
 from .ddl import CATALOG_TABLE
 from .pool import ConnectionPool
-from .sql import quote_identifier
-from .tables import table_exists
+from .sql import first_row, quote_identifier, table_exists
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class DatabaseProbe:
         timer.daemon = True
         timer.start()
         try:
-            con.execute(self._query).fetchone()
+            first_row(con.execute(self._query))
         except duckdb.Error as error:
             elapsed = time.monotonic() - started
             if elapsed >= timeout:
@@ -88,6 +87,6 @@ def table_row_counts(pool: ConnectionPool, tables: Sequence[str], timeout: float
     with pool.connection(timeout=timeout) as con:
         for table in tables:
             if table_exists(con, table):
-                row = con.execute(f"SELECT count(*) FROM {quote_identifier(table)}").fetchone()
+                row = first_row(con.execute(f"SELECT count(*) FROM {quote_identifier(table)}"))
                 counts[table] = int(row[0]) if row else 0
     return counts

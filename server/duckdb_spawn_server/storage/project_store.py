@@ -36,7 +36,7 @@ from .pool import ConnectionPool
 from .query_sql import after_sql, order_sql, where_sql
 from .record_cache import RecordCache
 from .request_log import DuckDBRequestLog, Replayed
-from .sql import quote_identifier
+from .sql import first_row, quote_identifier
 from .summaries import run_summary
 from .writer import Execute, GroupCommitWriter, InsertRows, WriteOp, insert_arrow, opaque_error
 
@@ -88,9 +88,11 @@ class DuckDBProjectStore:
                 guard()
                 return insert_arrow(con, table, to_arrow(rows))
 
-            op = Execute(self._requests.guarded(log, insert_logged), translate_error=_insert_error(rows))
+            op = Execute(self._requests.guarded(log, insert_logged), translate_error=_insert_error(rows),
+                         estimated_bytes=estimated_bytes(rows))
         else:
-            op = InsertRows(table, rows, to_arrow, translate_error=_insert_error(rows), guard=guard)
+            op = InsertRows(table, rows, to_arrow, translate_error=_insert_error(rows), guard=guard,
+                            estimated_bytes=estimated_bytes(rows))
         cache, name, shape = self._cache, schema.table_name, schema.content_hash()
 
         def committed(result: Any) -> None:
@@ -116,7 +118,7 @@ class DuckDBProjectStore:
             return _rowcount(con.execute(sql, params))
 
         write = self._requests.guarded(log, update, succeeded=lambda changed: changed == 1)
-        op = Execute(write)
+        op = Execute(write, estimated_bytes=estimated_bytes([record]))
         cache, name, shape = self._cache, schema.table_name, schema.content_hash()
 
         def committed(result: Any) -> None:
@@ -158,7 +160,7 @@ class DuckDBProjectStore:
         sql = (f"SELECT {self._layouts.select_list(schema)} FROM {quote_identifier(table)} "
                f"WHERE {quote_identifier(schema.id_column.name)} = ?")
         with self._pool.connection() as con:
-            row = con.execute(sql, [str(project_id)]).fetchone()
+            row = first_row(con.execute(sql, [str(project_id)]))
         if row is None:
             return None
         record = _record(schema, row)
@@ -194,7 +196,8 @@ class DuckDBProjectStore:
             try:
                 rows = con.execute(sql, [*params, page_size + 1]).fetchall()
                 if total is None:
-                    total = int(con.execute(count_sql, where.params).fetchone()[0])
+                    counted = first_row(con.execute(count_sql, where.params))
+                    total = int(counted[0]) if counted else 0
             finally:
                 con.rollback()
         records = [_record(schema, row) for row in rows[:page_size]]
@@ -234,12 +237,22 @@ def _replayed_is_an_error(result: Any) -> None:
         raise RequestReplayed(result.logged)
 
 
+def estimated_bytes(records: Sequence[ProjectRecord]) -> int:
+    """Roughly what the rows take on disk (the disk guard's estimate): their text, plus a little a value."""
+    total = 0
+    for record in records:
+        for value in record.attributes.values():
+            total += len(value) if type(value) is str else 16
+        total += 96  # bookkeeping columns and the primary key index
+    return total
+
+
 def _param(value: Any) -> Any:
     return str(value) if isinstance(value, uuid.UUID) else value
 
 
 def _rowcount(result: duckdb.DuckDBPyConnection) -> int:
-    row = result.fetchone()
+    row = first_row(result)
     return int(row[0]) if row else 0
 
 

@@ -20,7 +20,7 @@ import duckdb
 
 from ..domain.idempotency import LogEntry, LoggedRequest
 from .pool import ConnectionPool
-from .sql import quote_identifier
+from .sql import first_row, quote_identifier, table_exists
 from .writer import Execute, GroupCommitWriter
 
 REQUEST_LOG_TABLE = "_duckdb_spawn_requests"
@@ -54,11 +54,14 @@ class DuckDBRequestLog:
         self._last_purge = float("-inf")
 
     def ensure_table(self, timeout: float | None = None) -> None:
+        with self._pool.connection() as con:  # read first: nothing to write at most start-ups
+            if table_exists(con, REQUEST_LOG_TABLE):
+                return
         self._writer.run(Execute(lambda con: con.execute(CREATE_REQUEST_LOG_SQL)), timeout)
 
     def find_request(self, request_id: str, not_before: datetime) -> LoggedRequest | None:
         with self._pool.connection() as con:
-            row = con.execute(_SELECT, [request_id]).fetchone()
+            row = first_row(con.execute(_SELECT, [request_id]))
         logged = _logged(row)
         return logged if logged is not None and logged.create_time >= not_before else None
 
@@ -74,7 +77,7 @@ class DuckDBRequestLog:
             return write
 
         def run(con: duckdb.DuckDBPyConnection) -> Any:
-            logged = _logged(con.execute(_SELECT, [entry.key.request_id]).fetchone())
+            logged = _logged(first_row(con.execute(_SELECT, [entry.key.request_id])))
             if logged is not None:
                 if logged.create_time >= entry.expired_before:
                     return Replayed(logged)

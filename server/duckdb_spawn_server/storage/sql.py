@@ -14,9 +14,22 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import duckdb
+
 from ..domain.types import ColumnType, TypeKind
 
 _SAFE_IDENTIFIER = re.compile(r"^_?[a-z][a-z0-9_]{0,62}$")
+
+
+def first_row(result: Any) -> tuple[Any, ...] | None:
+    """The first row of a query result, reading the result to its end.
+
+    Never `fetchone()` on a result that may have more: an unfinished result
+    keeps its transaction open on the connection, and DuckDB then skips
+    every automatic checkpoint, so the WAL grows without bound.
+    """
+    rows = result.fetchall()
+    return rows[0] if rows else None
 
 
 class UnsafeIdentifier(ValueError):
@@ -54,3 +67,10 @@ def sql_literal(value: Any, ctype: ColumnType) -> str:
             raise ValueError("NUL in string literal")
         return "'" + value.replace("'", "''") + "'"
     raise ValueError(f"cannot render {type(value).__name__} as {ctype.sql}")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = first_row(con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = ?", [table]))
+    return bool(row and row[0])

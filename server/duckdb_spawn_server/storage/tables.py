@@ -29,18 +29,11 @@ from .ddl import CREATE_CATALOG_SQL, UPGRADE_CATALOG_SQL, alter_statements, crea
 from .layouts import TableLayouts
 from .pool import ConnectionPool
 from .record_cache import RecordCache
-from .sql import quote_identifier
+from .sql import first_row, quote_identifier, table_exists
 from .writer import Execute, GroupCommitWriter, opaque_error
 
 log = logging.getLogger(__name__)
 FIRST_ROWS = 10  # how many offending rows an error names
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND table_name = ?", [table]).fetchone()
-    return bool(row and row[0])
 
 
 class TableStore:
@@ -56,6 +49,11 @@ class TableStore:
             con.execute(CREATE_CATALOG_SQL)
             con.execute(UPGRADE_CATALOG_SQL)
 
+        # Read first: a start-up that finds everything in place writes nothing, so it also
+        # succeeds while writes are refused (a nearly full volume) and reads can be served.
+        with self._pool.connection() as con:
+            if catalog.is_current(con):
+                return
         self._writer.run(Execute(ensure, exclusive=True), timeout)
 
     def _run_ddl(self, table: str, fn: Any, timeout: float | None, translate: Any = None) -> Any:
@@ -73,7 +71,10 @@ class TableStore:
         return self._writer.run(op, timeout)
 
     def create(self, schema: TableSchema, timeout: float | None = None) -> TableCreation:
-        """Creates the table if missing; idempotent."""
+        """Creates the table if missing; idempotent (and writes nothing when it exists)."""
+        with self._pool.connection() as con:
+            if table_exists(con, schema.table_name):
+                return TableCreation(schema.table_name, False)
 
         def create(con: duckdb.DuckDBPyConnection, published: list[Layout]) -> bool:
             if table_exists(con, schema.table_name):
@@ -174,7 +175,7 @@ def _check_data(con: duckdb.DuckDBPyConnection, table: str, key: str, step: Migr
 def _refuse_rows(con: duckdb.DuckDBPyConnection, table: str, key: str, step: MigrationStep, condition: str,
                  problem: str, reason: str) -> None:
     source = f"FROM {quote_identifier(table)} WHERE {condition}"
-    count = con.execute(f"SELECT count(*) {source}").fetchone()
+    count = first_row(con.execute(f"SELECT count(*) {source}"))
     if not count or not count[0]:
         return
     first = [str(row[0]) for row in con.execute(

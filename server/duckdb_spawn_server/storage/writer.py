@@ -118,10 +118,11 @@ class InsertRows(WriteOp):
 
     def __init__(self, table_sql: str, rows: Sequence[Any], to_arrow: Callable[[Sequence[Any]], pa.Table],
                  translate_error: ErrorTranslator | None = None, *,
-                 guard: Callable[[], None] | None = None) -> None:
+                 guard: Callable[[], None] | None = None, estimated_bytes: int = 0) -> None:
         super().__init__(translate_error)
         self.table_sql = table_sql
         self.rows = rows
+        self.estimated_bytes = estimated_bytes
         self.to_arrow = to_arrow
         self.guard = guard  # raises if the table's layout changed since `to_arrow` was chosen
 
