@@ -91,7 +91,7 @@ class OurServer:
         self.port = free_port()
         env = {**os.environ, **base_env(workdir / "bench.duckdb", GRPC_PORT=str(self.port),
                                         LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "INFO")), **extra_env}
-        self.log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed in close()
+        self.log = open(workdir / "server.log", "w")  # closed in close()
         self.proc = subprocess.Popen([sys.executable, "-m", "duckdb_spawn_server"], env=env, cwd=REPO,
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self.target = f"127.0.0.1:{self.port}"

@@ -26,8 +26,6 @@ from tests.support.rpc import call_error, create_request, valid_attributes
 from tests.support.servers import REPO, ServerProcess, Stubs, base_env, free_port, in_process_server, wait_until
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
-import os
-EXTRA = dict(kv.split("=") for kv in os.environ.get("EXTRA_ENV", "").split(",") if kv)
 
 
 def start(tmp_path: Path, **env: str) -> tuple[ServerProcess, Stubs]:
@@ -102,7 +100,7 @@ def test_idle_streams_and_a_burst_leave_health_and_other_calls_served(tmp_path: 
 
     The load comes from another process, so the probes here measure the server, not a busy client.
     """
-    server, stubs = start(tmp_path, GRPC_MAX_CONCURRENT_STREAMS="400", STREAM_IDLE_TIMEOUT="120", **EXTRA)
+    server, stubs = start(tmp_path, GRPC_MAX_CONCURRENT_STREAMS="400", STREAM_IDLE_TIMEOUT="120")
     existing = stubs.projects.CreateProject(create_request(project_name="existing"))
     load = subprocess.Popen([sys.executable, "-c", LOAD, server.target, existing.name], cwd=REPO,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -143,7 +143,7 @@ class CallPipeline:
                     assert guard is not None
                     principal = guard.admit(guarded, context, request)
                 if client_streaming:
-                    request = self._messages(request, metrics)
+                    request = self._messages(request, metrics, context)
                 else:
                     metrics.received.inc()
                     if type(request) is UndecodableRequest:
@@ -193,7 +193,7 @@ class CallPipeline:
                     assert guard is not None
                     principal = guard.admit(guarded, context, request)
                 if client_streaming:
-                    request = self._messages(request, metrics)
+                    request = self._messages(request, metrics, context)
                 else:
                     metrics.received.inc()
                     if type(request) is UndecodableRequest:
@@ -252,14 +252,21 @@ class CallPipeline:
             await _abort(context, internal_status(correlation), correlation)
         raise raised  # aborts, cancellations and GeneratorExit: grpc ends the call
 
-    async def _messages(self, requests: AsyncIterator[Any], metrics: MethodMetrics) -> AsyncIterator[Any]:
-        """The client's messages: counted, decodable, and ended when the client idles too long."""
+    async def _messages(self, requests: AsyncIterator[Any], metrics: MethodMetrics,
+                        context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        """The client's messages: counted, decodable, and ended when the client idles too long.
+
+        A stream the client cancelled ends, for grpc.aio, like one it finished: that must never
+        read as "all messages sent" (an import would commit what it had), so it raises instead.
+        """
         idle = self.settings.stream_idle_timeout
         iterator = requests.__aiter__()
         while True:
             try:
                 message = await asyncio.wait_for(iterator.__anext__(), idle)
             except StopAsyncIteration:
+                if context.cancelled() or context.done():
+                    raise asyncio.CancelledError("the client cancelled the stream") from None
                 return
             except TimeoutError:
                 raise DeadlineExceeded(

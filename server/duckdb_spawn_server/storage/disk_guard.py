@@ -91,7 +91,9 @@ class DiskSpaceGuard:
             return
         now = time.monotonic()
         state = self._last
-        if state is None or now - self._read_at > max_age:
+        # A recent reading that found room will do; one that found none is taken afresh, so that
+        # writes resume the moment space comes back.
+        if state is None or now - self._read_at > max_age or not state.room_for(extra_bytes):
             state = self._last = self.state()
             self._read_at = now
         refusing = not state.room_for(extra_bytes)
