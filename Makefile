@@ -87,7 +87,7 @@ lint: proto-deps
 	$(BIN)/ruff check server tests clients/python
 
 bench: install
-	$(PY) -m tests.benchmarks.bench_projects
+	$(PY) -m tests.benchmarks.bench_unary
 
 # kill -9 and SIGTERM under writes, a full disk (tmpfs: needs root), a hostile-input corpus over every
 # RPC, a failing ontology: a few minutes, one table of figures, non-zero exit if a promise broke.

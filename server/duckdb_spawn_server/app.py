@@ -134,7 +134,8 @@ class Application:
         self.security = build_security(settings)
         self.live = self._live_sources()
         self.record_cache = RecordCache(settings.read_cache_entries)
-        self.offload = Offloader(settings.grpc_max_workers, settings.query_timeout)
+        self.runtime = GrpcRuntime()
+        self.offload = Offloader(settings.grpc_max_workers, settings.query_timeout, self.runtime.completions)
         security = self.security
         self.admission = Admission(settings.grpc_max_concurrent_rpcs, settings.grpc_max_concurrent_streams)
         guard = CallGuard(Authenticator(security.tokens, anonymous_role=security.anonymous_role,
@@ -152,8 +153,6 @@ class Application:
         options = ServerOptions(settings.grpc_host, settings.grpc_port, settings.grpc_max_concurrent_rpcs,
                                 max_message_bytes=settings.grpc_max_message_bytes, tls=security.tls,
                                 reflection=security.reflection_enabled)
-        self.runtime = GrpcRuntime()
-
         async def build() -> tuple[grpc.aio.Server, int, grpc.aio.Server | None, int | None]:
             server, port = build_server(options, servicers, self.pipeline)
             if not settings.health_port:

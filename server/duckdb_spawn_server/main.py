@@ -25,8 +25,6 @@ def main() -> int:
     configure_logging(settings.log_level)
     # Requests allocate many short-lived objects; collect the young generation less often.
     gc.set_threshold(10_000, 20, 20)
-    if os.environ.get("X_SWITCH"):
-        sys.setswitchinterval(float(os.environ["X_SWITCH"]))
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda number, frame: stop.set())

@@ -12,6 +12,10 @@ ours / ceiling, measured in the same run because absolute figures on a
 shared machine mean little. Bounded: every phase is a fixed number of calls.
 
     python -m tests.benchmarks.bench_unary [--calls 3000] [--rounds 3] [--rows create/32,get/1]
+    python -m tests.benchmarks.bench_unary --stages --rows create/32   # where the time goes
+
+`--stages` runs each row against our server with parts switched off
+(tests/benchmarks/staged_server.py), each stage alternating with the ceilings.
 """
 
 from __future__ import annotations
@@ -87,13 +91,19 @@ async def drive(target: str, method: str, concurrency: int, bodies: list[bytes])
 class OurServer:
     """`python -m duckdb_spawn_server` as shipped, its log lines going to a file (as a container's would)."""
 
-    def __init__(self, workdir: Path, extra_env: dict[str, str]) -> None:
+    def __init__(self, workdir: Path, extra_env: dict[str, str], stage: str | None = None,
+                 canned: bytes = b"") -> None:
         self.port = free_port()
-        env = {**os.environ, **base_env(workdir / "bench.duckdb", GRPC_PORT=str(self.port),
+        name = stage or "bench"
+        env = {**os.environ, **base_env(workdir / f"{name}.duckdb", GRPC_PORT=str(self.port),
                                         LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "INFO")), **extra_env}
-        self.log = open(workdir / "server.log", "w")  # closed in close()
-        self.proc = subprocess.Popen([sys.executable, "-m", "duckdb_spawn_server"], env=env, cwd=REPO,
-                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        command = [sys.executable, "-m", "duckdb_spawn_server"]
+        if stage is not None:
+            env.update(BENCH_STAGE=stage, BENCH_CANNED_HEX=canned.hex())
+            command = [sys.executable, "-m", "tests.benchmarks.staged_server"]
+        self.log = open(workdir / f"{name}.log", "w")  # closed in close()
+        self.proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
         self.target = f"127.0.0.1:{self.port}"
         channel = grpc.insecure_channel(self.target)
         stubs = Stubs(channel)
@@ -176,19 +186,60 @@ def measure(rows: list[str], calls: int, rounds: int, extra_env: dict[str, str])
         ours.close()
 
 
+def measure_stages(rows: list[str], calls: int, rounds: int, extra_env: dict[str, str],
+                   chosen: list[str]) -> list[dict[str, object]]:
+    """Per row and stage: our staged server against the better ceiling, alternating, medians."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-stages-"))
+    first = OurServer(workdir, extra_env)
+    try:
+        names, responses = seed(first.target)
+    finally:
+        first.close()
+    responses_file = workdir / "responses.json"
+    responses_file.write_text(json.dumps({method: data.hex() for method, data in responses.items()}))
+    ceilings = [start_ceiling("sync", responses_file), start_ceiling("aio", responses_file)]
+    table = []
+    try:
+        for row in rows:
+            method, concurrency, target = ROWS[row]
+            count = calls if concurrency > 1 else max(300, calls // 4)
+            for stage in chosen:
+                ours = OurServer(workdir, extra_env, stage, responses[method])
+                try:
+                    reads = method != "CreateProject" and stage not in ("pipeline-only", "bare")
+                    stage_names = seed(ours.target)[0] if reads else names
+                    targets = {"sync": ceilings[0].target, "aio": ceilings[1].target, "ours": ours.target}
+                    runs: dict[str, list[Result]] = {label: [] for label in targets}
+                    for round_number in range(rounds):
+                        for label, address in targets.items():
+                            bodies = requests_for(method, count + 50, stage_names, f"{row} {stage} {round_number}")
+                            runs[label].append(asyncio.run(drive(address, method, concurrency, bodies)))
+                finally:
+                    ours.close()
+                medians = {label: median(results) for label, results in runs.items()}
+                ceiling = max(medians["sync"].throughput, medians["aio"].throughput)
+                table.append({"row": f"{row} {stage}", "method": f"{method} [{stage}]", "in_flight": concurrency,
+                              "target": target, "sync": medians["sync"], "aio": medians["aio"],
+                              "ours": medians["ours"], "ratio": medians["ours"].throughput / ceiling})
+        return table
+    finally:
+        for server in ceilings:
+            server.close()
+
+
 def median(results: list[Result]) -> Result:
     return sorted(results, key=lambda r: r.throughput)[len(results) // 2]
 
 
 def print_table(table: list[dict[str, object]]) -> None:
-    print(f"{'what':14} {'in flight':>9} {'sync rps':>9} {'aio rps':>9} {'ours rps':>9} {'ratio':>6} "
+    print(f"{'what':30} {'in flight':>9} {'sync rps':>9} {'aio rps':>9} {'ours rps':>9} {'ratio':>6} "
           f"{'target':>7} {'ours p50':>9} {'ours p99':>9} {'ceiling p50':>11}")
     for entry in table:
         sync, aio, ours = entry["sync"], entry["aio"], entry["ours"]
         assert isinstance(sync, Result) and isinstance(aio, Result) and isinstance(ours, Result)
         best = sync if sync.throughput >= aio.throughput else aio
         verdict = "ok" if float(entry["ratio"]) >= float(entry["target"]) else "MISSED"  # type: ignore[arg-type]
-        print(f"{entry['method']:14} {entry['in_flight']:>9} {sync.throughput:>9.0f} {aio.throughput:>9.0f} "
+        print(f"{entry['method']:30} {entry['in_flight']:>9} {sync.throughput:>9.0f} {aio.throughput:>9.0f} "
               f"{ours.throughput:>9.0f} {entry['ratio']:>6.2f} {'>=' + str(entry['target']):>7} "
               f"{ours.percentile(0.5) * 1e3:>7.2f}ms {ours.percentile(0.99) * 1e3:>7.2f}ms "
               f"{best.percentile(0.5) * 1e3:>9.2f}ms  {verdict}")
@@ -201,12 +252,23 @@ def main() -> int:
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, of: {', '.join(ROWS)}")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for our server (tuning experiments)")
+    parser.add_argument("--stages", nargs="?", const="all", metavar="STAGE,...",
+                        help="each row with parts of our server switched off (tests/benchmarks/staged_server.py)")
     args = parser.parse_args()
     rows = args.rows.split(",")
     unknown = set(rows) - set(ROWS)
     if unknown:
         parser.error(f"unknown rows {sorted(unknown)}")
-    print_table(measure(rows, args.calls, args.rounds, dict(item.split("=", 1) for item in args.server_env)))
+    extra_env = dict(item.split("=", 1) for item in args.server_env)
+    if args.stages:
+        from tests.benchmarks.staged_server import STAGES
+
+        chosen = list(STAGES) if args.stages == "all" else args.stages.split(",")
+        if set(chosen) - set(STAGES):
+            parser.error(f"unknown stages {sorted(set(chosen) - set(STAGES))}; known: {', '.join(STAGES)}")
+        print_table(measure_stages(rows, args.calls, args.rounds, extra_env, chosen))
+    else:
+        print_table(measure(rows, args.calls, args.rounds, extra_env))
     return 0
 
 

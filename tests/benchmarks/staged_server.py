@@ -1,56 +1,75 @@
-"""Our server with parts of the CreateProject path switched off, to see what each costs.
+"""Our server with parts of a unary path switched off, to see what each costs (`bench_unary --stages`).
 
-Run by `bench_projects --stages`; never part of the product. Each stage
-patches the application before it starts (the server package carries no
-benchmark hooks) and is chosen with BENCH_STAGE:
+Never part of the product. Each stage patches the application before it
+starts (the server package carries no benchmark hooks), chosen with
+BENCH_STAGE:
 
 - `full`: the production server, unchanged.
-- `no-interceptors`: every servicer as in production, no interceptor chain.
-- `no-insert`: no interceptors, and the writer commits its groups without
-  the DuckDB insert (validation, records, the writer hand-off, responses).
-- `interceptors-only`: every interceptor; CreateProject returns its request.
-- `bare`: no interceptors; CreateProject returns its request (an echo inside
-  our process: what the rest of the server costs by itself).
+- `no-commit`: everything, but the writer's group commit skips DuckDB (the
+  write hand-off, the group, the wake-up of the waiting call all happen).
+- `no-write`: everything up to the writer: the call pipeline, validation,
+  the record, the response; the write "commits" at once, on the loop.
+- `pipeline-only`: the call pipeline; the servicer answers canned bytes of
+  a real response (what the ceiling server does, inside our process).
+- `bare`: no pipeline at all; the servicer answers the canned bytes.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import grpc
 
-STAGES = ("full", "no-interceptors", "no-insert", "interceptors-only", "bare")
+STAGES = ("full", "no-commit", "no-write", "pipeline-only", "bare")
+CANNED = os.environ.get("BENCH_CANNED_HEX", "")
 
 
-def _echo_create() -> None:
+def _canned_servicer() -> None:
     from duckdb_spawn_server.api.project_servicer import ProjectServicer
 
-    def create_project(self: ProjectServicer, request: Any, context: grpc.ServicerContext) -> Any:
-        return request.project
+    answer = bytes.fromhex(CANNED)
 
-    ProjectServicer.CreateProject = create_project  # type: ignore[method-assign]
+    async def canned(self: ProjectServicer, request: Any, context: Any) -> bytes:
+        return answer
 
-
-def _drop_interceptors() -> None:
-    from duckdb_spawn_server import app
-    from duckdb_spawn_server.api import server
-
-    def build_server(options: Any, servicers: Any, interceptors: Sequence[grpc.ServerInterceptor]) -> Any:
-        return server.build_server(options, servicers, interceptors=[])
-
-    app.build_server = build_server  # type: ignore[assignment]
+    for method in ("CreateProject", "GetProject", "ListProjects"):
+        setattr(ProjectServicer, method, canned)
 
 
-def _skip_insert() -> None:
-    from duckdb_spawn_server.storage import project_store, writer
+def _no_pipeline() -> None:
+    from duckdb_spawn_server.api import pipeline
+
+    def handler(self: pipeline.CallPipeline, method: Any, behavior: Any, deserializer: Any, serializer: Any,
+                **_: Any) -> grpc.RpcMethodHandler:
+        if method.client_streaming or method.server_streaming:
+            return original(self, method, behavior, deserializer, serializer)
+        return grpc.unary_unary_rpc_method_handler(behavior, deserializer, serializer)
+
+    original = pipeline.CallPipeline.handler
+    pipeline.CallPipeline.handler = handler  # type: ignore[method-assign]
+
+
+def _no_commit() -> None:
+    from duckdb_spawn_server.storage import writer
 
     def insert_arrow(con: Any, table_sql: str, rows: Any) -> int:
         return int(rows.num_rows)
 
-    writer.insert_arrow = project_store.insert_arrow = insert_arrow  # type: ignore[assignment]
+    writer.insert_arrow = insert_arrow  # type: ignore[assignment]
+
+
+def _no_write() -> None:
+    from duckdb_spawn_server.storage.project_store import DuckDBProjectStore
+
+    def insert(self: DuckDBProjectStore, schema: Any, records: Any, *, log: Any = None) -> Future[None]:
+        done: Future[None] = Future()
+        done.set_result(None)
+        return done
+
+    DuckDBProjectStore.insert = insert  # type: ignore[method-assign]
 
 
 def main() -> int:
@@ -58,15 +77,18 @@ def main() -> int:
     if stage not in STAGES:
         print(f"BENCH_STAGE must be one of {', '.join(STAGES)}", file=sys.stderr)
         return 2
-    if stage in ("no-interceptors", "no-insert", "bare"):
-        _drop_interceptors()
-    if stage == "no-insert":
-        _skip_insert()
-    if stage in ("interceptors-only", "bare"):
-        _echo_create()
-    from duckdb_spawn_server.main import main as serve
+    if stage == "no-commit":
+        _no_commit()
+    if stage == "no-write":
+        _no_write()
+    if stage in ("pipeline-only", "bare"):
+        _canned_servicer()
+    if stage == "bare":
+        _no_pipeline()
+    from duckdb_spawn_server.main import run
 
-    return serve()
+    run()
+    return 0
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 def start(tmp_path: Path, **env: str) -> tuple[ServerProcess, Stubs]:
     """A server logging at WARNING (no access log line per call), on a port chosen here."""
     port = free_port()
-    server = ServerProcess(base_env(tmp_path / "db.duckdb", GRPC_PORT=str(port), LOG_LEVEL="WARNING", **env))
+    server = ServerProcess(base_env(tmp_path / "db.duckdb", GRPC_PORT=str(port), **{"LOG_LEVEL": "WARNING", **env}))
     server.grpc_port = port
     stubs = Stubs(grpc.insecure_channel(server.target))
     server.wait_ready(stubs)

@@ -20,7 +20,7 @@ the audit log with its outcome.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,16 +46,19 @@ class Authenticator:
         self._anonymous = anonymous(anonymous_role)
         self._certificate_roles = dict(certificate_roles or {})
 
-    def authenticate(self, metadata: Iterable[tuple[str, Any]], auth_context: Mapping[str, list[bytes]]) -> Principal:
+    def authenticate(self, metadata: Iterable[tuple[str, Any]],
+                     auth_context: Callable[[], Mapping[str, list[bytes]]]) -> Principal:
+        """Who is calling; `auth_context` is asked only when a certificate could name the caller."""
         values = [value for key, value in metadata if key == "authorization"]
         if values:
             return self._from_token(values)
-        common_names = auth_context.get("x509_common_name") or []
-        if common_names:
-            name = common_names[0].decode("utf-8", "replace")
-            role = self._certificate_roles.get(name)
-            if role is not None:
-                return Principal(f"cn={name}", role, Via.CERTIFICATE)
+        if self._certificate_roles:
+            common_names = auth_context().get("x509_common_name") or []
+            if common_names:
+                name = common_names[0].decode("utf-8", "replace")
+                role = self._certificate_roles.get(name)
+                if role is not None:
+                    return Principal(f"cn={name}", role, Via.CERTIFICATE)
         return self._anonymous
 
     def _from_token(self, values: list[Any]) -> Principal:
@@ -96,12 +99,12 @@ class CallGuard:
         access, role = self._policy.access(path)
         return GuardedMethod(path, access, role, access is Access.ROLE and role is Role.ADMIN)
 
-    def admit(self, method: GuardedMethod, context: grpc.aio.ServicerContext, request: Any) -> Principal:
+    def admit(self, method: GuardedMethod, context: grpc.aio.ServicerContext, request: Any,
+              metadata: Iterable[tuple[str, Any]]) -> Principal:
         """The caller, allowed to make this call; raises (and audits) a denial."""
         principal = _UNAUTHENTICATED
         try:
-            principal = self._authenticator.authenticate(context.invocation_metadata() or (),
-                                                         context.auth_context())
+            principal = self._authenticator.authenticate(metadata, context.auth_context)
             _authorize(principal, method.access, method.role, method.path)
             if self._rate_limiter is not None:
                 self._rate_limiter.acquire(_bucket_key(principal, context))

@@ -19,6 +19,7 @@ import grpc
 
 from ..domain.errors import DeadlineExceeded
 from ..storage.query_scope import QueryScope
+from .completions import Completions
 
 T = TypeVar("T")
 
@@ -27,9 +28,10 @@ _END = object()
 
 
 class Offloader:
-    def __init__(self, workers: int, query_timeout: float) -> None:
+    def __init__(self, workers: int, query_timeout: float, completions: Completions) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="blocking")
         self.query_timeout = query_timeout
+        self.completions = completions
 
     async def run(self, context: grpc.aio.ServicerContext, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` in the pool, within the call's deadline and QUERY_TIMEOUT."""
@@ -62,7 +64,7 @@ class Offloader:
         if steps is not None:
             steps[:] = [submitted]
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(submitted), timeout)
+            return await asyncio.wait_for(self.completions.awaitable(submitted), timeout)
         except TimeoutError:
             scope.expire(timeout, variable)
             raise scope.error() or DeadlineExceeded("the call ran past its deadline") from None

@@ -129,7 +129,8 @@ class CallPipeline:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
             if cap is not None and not admission.enter(cap):
                 await _abort(context, status_for(admission.refusal(cap)), None)
-            correlation = correlation_id(context)
+            metadata = context.invocation_metadata() or ()
+            correlation = correlation_id(metadata)
             set_request_id(correlation)
             started = time.perf_counter()
             metrics.start()
@@ -141,7 +142,7 @@ class CallPipeline:
                 task = drain.enter(not quiet)
                 if guarded is not None:
                     assert guard is not None
-                    principal = guard.admit(guarded, context, request)
+                    principal = guard.admit(guarded, context, request, metadata)
                 if client_streaming:
                     request = self._messages(request, metrics, context)
                 else:
@@ -166,7 +167,7 @@ class CallPipeline:
                 if guarded is not None and guarded.audited:
                     assert guard is not None
                     guard.audit(guarded, context, request, code, error, principal)
-                self.access_log.finished(policy, context, correlation, code, started)
+                self.access_log.finished(policy, context, metadata, correlation, code, started)
 
         return handle
 
@@ -179,7 +180,8 @@ class CallPipeline:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             if cap is not None and not admission.enter(cap):
                 await _abort(context, status_for(admission.refusal(cap)), None)
-            correlation = correlation_id(context)
+            metadata = context.invocation_metadata() or ()
+            correlation = correlation_id(metadata)
             set_request_id(correlation)
             started = time.perf_counter()
             metrics.start()
@@ -191,7 +193,7 @@ class CallPipeline:
                 task = drain.enter(not quiet)
                 if guarded is not None:
                     assert guard is not None
-                    principal = guard.admit(guarded, context, request)
+                    principal = guard.admit(guarded, context, request, metadata)
                 if client_streaming:
                     request = self._messages(request, metrics, context)
                 else:
@@ -216,7 +218,7 @@ class CallPipeline:
                 if guarded is not None and guarded.audited:
                     assert guard is not None
                     guard.audit(guarded, context, request, code, error, principal)
-                self.access_log.finished(policy, context, correlation, code, started)
+                self.access_log.finished(policy, context, metadata, correlation, code, started)
 
         return handle
 

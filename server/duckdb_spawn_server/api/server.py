@@ -26,6 +26,7 @@ from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from ..security.tls import TlsMaterial
+from .completions import Completions
 from .pipeline import CallPipeline
 from .wire import serialize
 
@@ -70,7 +71,7 @@ class Servicers:
 def build_server(options: ServerOptions, servicers: Servicers, pipeline: CallPipeline) -> tuple[grpc.aio.Server, int]:
     """Creates and binds (but does not start) the main server; call on the runtime's loop."""
     server = grpc.aio.server(
-        maximum_concurrent_rpcs=2 * options.max_concurrent_rpcs + 64,
+        maximum_concurrent_rpcs=None,
         options=[
             # Without this, a second server can silently share the port (Linux SO_REUSEPORT).
             ("grpc.so_reuseport", 0),
@@ -109,7 +110,9 @@ def register(server: grpc.aio.Server, pipeline: CallPipeline, service: ServiceDe
         request_class = message_factory.GetMessageClass(method.input_type)
         handlers[method.name] = pipeline.handler(method, getattr(servicer, method.name), request_class.FromString,
                                                  serialize, large_responses=large_responses)
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+    # Registered, not generic: grpc.aio then waits for the next call of each method separately, so a
+    # burst of one method cannot hold up the acceptance of another (health checks above all).
+    server.add_registered_method_handlers(service.full_name, handlers)
 
 
 def server_credentials(tls: TlsMaterial) -> grpc.ServerCredentials:
@@ -143,6 +146,8 @@ class GrpcRuntime:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="grpc-loop", daemon=True)
         self._thread.start()
+        assert self._thread.ident is not None
+        self.completions = Completions(self.loop, self._thread.ident)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)

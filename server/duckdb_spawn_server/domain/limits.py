@@ -14,6 +14,7 @@ RESOURCE_EXHAUSTED.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -55,11 +56,11 @@ class Limits:
 
     # -- filters and ordering ------------------------------------------------------
     def check_filter(self, text: str, field_name: str = "filter") -> None:
-        """Length first (cheap), then the number of terms."""
+        """Length first (cheap), then the number of terms (counted once per distinct filter)."""
         if len(text) > self.max_filter_length:
             raise _too_big(field_name, f"is {len(text)} characters long", "max_filter_length",
                            self.max_filter_length, "FILTER_TOO_LONG")
-        self.check_filter_terms(count_filter_terms(text), field_name)
+        self.check_filter_terms(_terms_of(text), field_name)
 
     def check_filter_terms(self, terms: int, field_name: str = "filter") -> None:
         if terms > self.max_filter_terms:
@@ -185,6 +186,11 @@ def count_filter_terms(text: str) -> int:
         terms += 1
         index += 3 if index + 1 < len(tokens) and tokens[index + 1] in _COMPARATORS else 1
     return terms
+
+
+@functools.lru_cache(maxsize=512)
+def _terms_of(text: str) -> int:
+    return count_filter_terms(text)
 
 
 def value_size(value: Any) -> int:

@@ -155,6 +155,11 @@ class ProjectStore(Protocol):
         """Up to `page_size` matches of `query` strictly after the key values `after`."""
         ...
 
+    def peek_page(self, schema: TableSchema, query: ProjectQuery, page_size: int,
+                  after: tuple[Any, ...] | None) -> StoredPage | None:
+        """The same page if storage has it at hand, coherent with every committed write; never waits."""
+        ...
+
     def replace(self, schema: TableSchema, record: ProjectRecord, expected_etag: str, *,
                 timeout: float | None, log: LogEntry | None = None) -> bool:
         """Overwrites the record if its stored etag is `expected_etag`; False otherwise."""
@@ -323,6 +328,17 @@ class ProjectManager:
         fingerprint of the filter and ordering, so it cannot be reused with
         another query.
         """
+        page = self._page(page_size, page_token, filter_text, order_by, timeout, self.store.list_page)
+        assert page is not None
+        return page
+
+    def peek_list(self, page_size: int, page_token: str = "", *, filter_text: str = "",
+                  order_by: str = "") -> ProjectPage | None:
+        """The page if storage has it at hand (never waits on the database); None: ask `list`."""
+        return self._page(page_size, page_token, filter_text, order_by, 0, self.store.peek_page)
+
+    def _page(self, page_size: int, page_token: str, filter_text: str, order_by: str, timeout: float | None,
+              fetch: Callable[..., StoredPage | None]) -> ProjectPage | None:
         size = self.page_size(page_size)
         self._check_query(filter_text, order_by)
         active = self.schemas.active(self.schema_id, timeout=timeout)
@@ -330,7 +346,9 @@ class ProjectManager:
         fingerprint = query_fingerprint("projects", filter_text, order_by)
         cursor = decode_page_token(page_token, fingerprint)
         after = decode_position(query.ordering, cursor.position) if cursor else None
-        page = self.store.list_page(active.schema, query, size, after)
+        page = fetch(active.schema, query, size, after)
+        if page is None:
+            return None
         token = ""
         if page.has_more and page.records:
             position = encode_position(key_values(query.ordering, page.records[-1]))

@@ -26,11 +26,12 @@ class ExportFormat(Enum):
 
 
 class Catalogs:
-    """One FieldCatalog per schema version, built once."""
+    """One FieldCatalog per schema version, built once; recent queries compiled once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_hash: dict[str, FieldCatalog] = {}
+        self._queries: dict[tuple[str, str, str], ProjectQuery] = {}
 
     def for_schema(self, schema: TableSchema) -> FieldCatalog:
         key = schema.content_hash()
@@ -44,6 +45,19 @@ class Catalogs:
         return catalog
 
     def query(self, schema: TableSchema, filter_text: str, order_by: str) -> ProjectQuery:
-        """INVALID_ARGUMENT (naming `filter` or `order_by` and the position) when either is bad."""
+        """INVALID_ARGUMENT (naming `filter` or `order_by` and the position) when either is bad.
+
+        Compiled queries are immutable and depend only on these three inputs, so the most
+        recent few hundred are kept: a client paging through a list compiles its filter once.
+        """
+        key = (schema.content_hash(), filter_text, order_by)
+        found = self._queries.get(key)
+        if found is not None:
+            return found
         catalog = self.for_schema(schema)
-        return ProjectQuery(compile_filter(filter_text, catalog), parse_order_by(order_by, catalog))
+        query = ProjectQuery(compile_filter(filter_text, catalog), parse_order_by(order_by, catalog))
+        with self._lock:
+            if len(self._queries) >= 256:
+                del self._queries[next(iter(self._queries))]
+            self._queries[key] = query
+        return query

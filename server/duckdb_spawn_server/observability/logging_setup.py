@@ -41,9 +41,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class JsonLinesHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The one stdout handler; `write_line` lets a hot path hand over a line it formatted itself."""
+
+    def write_line(self, line: str) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self.stream.write(line)
+            self.stream.flush()
+
+
+_json_lines: JsonLinesHandler | None = None
+
+
+def json_lines() -> JsonLinesHandler | None:
+    """The stdout handler, when it is the only place log records go (else: use logging as usual)."""
+    handler = _json_lines
+    return handler if handler is not None and logging.getLogger().handlers == [handler] else None
+
+
 def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stdout)
+    global _json_lines
+    handler = JsonLinesHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
+    _json_lines = handler
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -172,40 +172,43 @@ class DuckDBProjectStore:
 
     def list_page(self, schema: TableSchema, query: ProjectQuery, page_size: int,
                   after: tuple[Any, ...] | None) -> StoredPage:
-        table = self._layouts.source(schema)  # columns the table lacks yet read as NULL, in filters too
-        name, shape = schema.table_name, schema.content_hash()
+        table, page_key, total_key = _page_keys(schema, query, page_size, after)
+        cached = self._cache.result(table, page_key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        began = self._cache.sequence(table)
+        total = self._cache.result(table, total_key)
+        source = self._layouts.source(schema)  # columns the table lacks yet read as NULL, in filters too
         where = where_sql(query.filter)
         conditions, params = [where.sql], list(where.params)
         if after is not None:
             position = after_sql(query.ordering, after)
             conditions.append(position.sql)
             params += position.params
-        sql = (f"SELECT {self._layouts.select_list(schema)} FROM {table} WHERE {' AND '.join(conditions)} "
+        sql = (f"SELECT {self._layouts.select_list(schema)} FROM {source} WHERE {' AND '.join(conditions)} "
                f"ORDER BY {order_sql(query.ordering)} LIMIT ?")
-        count_sql = f"SELECT count(*) FROM {table} WHERE {where.sql}"
-        page_key = ("page", shape, sql, tuple(params), page_size)
-        cached = self._cache.result(name, page_key)
-        if cached is not None:
-            return cached  # type: ignore[no-any-return]
-        began = self._cache.sequence(name)
-        total_key = ("count", shape, count_sql, tuple(where.params))
-        total = self._cache.result(name, total_key)
         with self._pool.connection() as con:
             # One read transaction, so the page and the total see the same snapshot.
             con.begin()
             try:
                 rows = con.execute(sql, [*params, page_size + 1]).fetchall()
                 if total is None:
-                    counted = first_row(con.execute(count_sql, where.params))
+                    counted = first_row(con.execute(f"SELECT count(*) FROM {source} WHERE {where.sql}",
+                                                    where.params))
                     total = int(counted[0]) if counted else 0
             finally:
                 con.rollback()
         records = [_record(schema, row) for row in rows[:page_size]]
         page = StoredPage(records, len(rows) > page_size, int(total))
         # The total stays valid while the table is unchanged: every page of a query counts once.
-        self._cache.keep_result(name, total_key, page.total_size, began)
-        self._cache.keep_result(name, page_key, page, began)
+        self._cache.keep_result(table, total_key, page.total_size, began)
+        self._cache.keep_result(table, page_key, page, began)
         return page
+
+    def peek_page(self, schema: TableSchema, query: ProjectQuery, page_size: int,
+                  after: tuple[Any, ...] | None) -> StoredPage | None:
+        table, page_key, _ = _page_keys(schema, query, page_size, after)
+        return self._cache.result(table, page_key)  # type: ignore[no-any-return]
 
     def find_request(self, request_id: str, not_before: datetime) -> LoggedRequest | None:
         return self._requests.find_request(request_id, not_before)
@@ -221,6 +224,13 @@ class DuckDBProjectStore:
 
     def summarize(self, schema: TableSchema, plan: SummaryPlan) -> Summary:
         return run_summary(self._pool, plan, self._layouts.source(schema))
+
+
+def _page_keys(schema: TableSchema, query: ProjectQuery, page_size: int,
+               after: tuple[Any, ...] | None) -> tuple[str, tuple[Any, ...], tuple[Any, ...]]:
+    """(table, key of the page, key of the match count): compiled queries are immutable values."""
+    shape = schema.content_hash()
+    return schema.table_name, ("page", shape, query, after, page_size), ("count", shape, query.filter)
 
 
 def _record(schema: TableSchema, row: tuple[Any, ...]) -> ProjectRecord:
