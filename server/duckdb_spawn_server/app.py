@@ -78,6 +78,7 @@ from .security.setup import build_security
 from .storage.database import Database, DatabaseError, DatabaseSettings
 from .storage.disk_guard import DiskSpaceGuard
 from .storage.layouts import TableLayouts
+from .storage.memory_limit import default_memory_limit
 from .storage.pool import ConnectionPool
 from .storage.probe import DatabaseProbe, database_files, table_row_counts
 from .storage.project_store import DuckDBProjectStore
@@ -314,7 +315,7 @@ class Application:
         """Opens DuckDB, retrying with backoff while the file is held by another process."""
         delay = 0.1
         settings = DatabaseSettings(self.settings.duckdb_path, self.settings.duckdb_threads or None,
-                                    self.settings.duckdb_memory_limit or None,
+                                    self.settings.duckdb_memory_limit or default_memory_limit(),
                                     checkpoint_threshold(self.settings.disk_free_reserve))
         while not self._stopping.is_set():
             try:

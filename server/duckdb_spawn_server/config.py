@@ -209,7 +209,7 @@ VARIABLES: tuple[Variable, ...] = (
              "DuckDB worker threads (0: one per cpu)."),
     Variable("DUCKDB_MEMORY_LIMIT", "duckdb_memory_limit", "", _memory_limit,
              "DuckDB memory limit such as 1GB, or a share of a size such as 75% of 2048MiB "
-             "(empty: DuckDB's default, 80% of RAM)."),
+             "(empty: 75% of the container's memory limit (cgroup), or without one DuckDB's default, 80% of RAM)."),
     Variable("DUCKDB_POOL_SIZE", "duckdb_pool_size", "8", _int_range(1, 256), "Read connections in the pool."),
     Variable("READ_CACHE_ENTRIES", "read_cache_entries", "100000", _int_range(0, 100_000_000),
              "Projects kept in memory for GetProject, coherent with every write (0: none)."),
@@ -291,8 +291,10 @@ VARIABLES: tuple[Variable, ...] = (
              "Most requests in one BatchCreateProjects (at most 1000); more is INVALID_ARGUMENT."),
     Variable("MAX_IMPORT_ROWS_PER_MESSAGE", "max_import_rows_per_message", "10000", _int_range(1, 10_000_000),
              "Most rows in one ImportProjects message; more is INVALID_ARGUMENT."),
-    Variable("MAX_IMPORT_ROWS", "max_import_rows", "1000000", _int_range(1, 1_000_000_000),
-             "Most rows in one ImportProjects stream; more is RESOURCE_EXHAUSTED."),
+    Variable("MAX_IMPORT_ROWS", "max_import_rows", "0", _int_range(0, 10**12),
+             "Most rows in one ImportProjects stream, a guard against abuse; more is RESOURCE_EXHAUSTED "
+             "(0: no cap; an import of any size streams through in bounded memory, and the disk guard "
+             "refuses one the volume cannot hold)."),
     Variable("RATE_LIMIT_PER_SECOND", "rate_limit_per_second", "0", _float_range(0, 1_000_000),
              "Calls per second each principal may make on average (0: no rate limit); "
              "more get RESOURCE_EXHAUSTED with RetryInfo."),

@@ -65,13 +65,16 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InProcess
         yield server, stubs
 
 
-def reference(server: InProcessServer, where: str = "TRUE", order: str = "\"_create_time\" DESC, project_id DESC") \
-        -> list[dict[str, Any]]:
-    """The table's rows read directly from DuckDB: the truth every export must reproduce."""
+def reference(server: InProcessServer, where: str = "TRUE", order: str | None = None) -> list[dict[str, Any]]:
+    """The table's rows read directly from DuckDB: the truth every export must reproduce.
+
+    Without `order`, in storage order: an export that asks for no order is not sorted.
+    """
     assert server.app.storage is not None
     con = server.app.storage.database.cursor()
     try:
-        rows = con.execute(f"SELECT {', '.join(COLUMNS)} FROM projects WHERE {where} ORDER BY {order}").fetchall()
+        order_by = f" ORDER BY {order}" if order else ""
+        rows = con.execute(f"SELECT {', '.join(COLUMNS)} FROM projects WHERE {where}{order_by}").fetchall()
     finally:
         con.close()
     return [dict(zip(COLUMNS, (str(v) if k == "project_id" else v for k, v in zip(COLUMNS, row, strict=True)),

@@ -92,6 +92,23 @@ def test_best_effort_lands_exactly_the_valid_rows_of_200000(server: tuple[InProc
     assert not list(app.db_path.parent.glob("duckdb-spawn-import-*")), "the spool file was left behind"
 
 
+def test_an_import_of_more_than_a_million_rows_goes_through_by_default(
+        server: tuple[InProcessServer, Stubs]) -> None:
+    """No row cap unless an operator sets MAX_IMPORT_ROWS: a million and one rows land, in one transaction."""
+    _, stubs = server
+    total = 1_000_001
+
+    def messages() -> Iterator[pb.ImportProjectsRequest]:
+        for start in range(0, total, 10_000):
+            yield pb.ImportProjectsRequest(mode=pb.IMPORT_MODE_BEST_EFFORT,
+                                           arrow_ipc=ipc_bytes(bulk_table(start, min(10_000, total - start))))
+
+    bad = sum(1 for i in range(total) if invalid_kind(i))
+    response = stubs.projects.ImportProjects(messages(), timeout=600)
+    assert (response.received_count, response.imported_count, response.failed_count) == (total, total - bad, bad)
+    assert count(stubs) == total - bad
+
+
 def test_atomic_with_one_bad_row_lands_nothing(stubs: Stubs) -> None:
     stubs.projects.CreateProject(create_request())
     good = bulk_table(0, 100).filter(pa.array([invalid_kind(i) is None for i in range(100)]))

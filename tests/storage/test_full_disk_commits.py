@@ -205,7 +205,7 @@ def test_imports(volume: Path) -> None:
     fill(volume / "filler", ROOM)
 
     def load(index: int) -> int:
-        chunk = StructRows([{"label": f"i{index}-{k}", "body": BIG} for k in range(4)])
+        chunk = StructRows.from_mappings([{"label": f"i{index}-{k}", "body": BIG} for k in range(4)])
         return stack.manager.import_rows([chunk], ImportMode.ATOMIC).imported
 
     acknowledged, _ = until_refused(load)

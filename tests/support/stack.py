@@ -20,13 +20,15 @@ from duckdb_spawn_server.storage.database import Database, DatabaseSettings
 from duckdb_spawn_server.storage.layouts import TableLayouts
 from duckdb_spawn_server.storage.pool import ConnectionPool
 from duckdb_spawn_server.storage.project_store import DuckDBProjectStore
+from duckdb_spawn_server.storage.record_cache import RecordCache
 from duckdb_spawn_server.storage.tables import TableStore
 from duckdb_spawn_server.storage.writer import GroupCommitWriter
 
 
 class Stack:
     def __init__(self, path: Path, schema_id: str, document: dict[str, Any],
-                 clock: Callable[[], datetime] = utc_now, retention: timedelta = timedelta(hours=24)) -> None:
+                 clock: Callable[[], datetime] = utc_now, retention: timedelta = timedelta(hours=24),
+                 read_cache_entries: int = 0) -> None:
         self.database = Database(DatabaseSettings(str(path), threads=2))
         self.writer = GroupCommitWriter(self.database)
         self.writer.start()
@@ -36,7 +38,8 @@ class Stack:
         self.tables = tables = TableStore(self.pool, self.writer, layouts)
         tables.ensure_catalog()
         tables.create(self.schema)
-        self.store = DuckDBProjectStore(self.pool, self.writer, layouts, spool_dir=str(path.parent))
+        self.store = DuckDBProjectStore(self.pool, self.writer, layouts, spool_dir=str(path.parent),
+                                        cache=RecordCache(read_cache_entries))
         self.store.prepare()
         self.manager = ProjectManager(StaticSchemaProvider({schema_id: self.schema}), self.store, schema_id=schema_id,
                                       idempotency=Idempotency(self.store, retention, clock), clock=clock)

@@ -102,3 +102,92 @@ def test_vectorised_verdicts_equal_row_by_row_verdicts(representation: dict[str,
     assert got_errors == expected_errors
     assert 0 < len(expected_errors) < table.num_rows
     assert result.valid.to_pylist() == COLUMNAR.to_table(expected_rows).to_pylist()
+
+
+# Struct rows as the API layer reads them: JSON kinds only (str, float, bool, None, objects), fields
+# missing here and there, unknown fields, and columns that mix kinds.
+STRUCT_VALUES: dict[str, list[Any]] = {
+    **{name: values for name, values in TEXT.items() if name != "count"},
+    "count": [3.0, 3.5, -1.0, 70000.0, 2.0**53, 2.0**53 + 2, -0.0, "12", True, None],
+    "ratio": [0.1, 0.5, 2.5, 2.5000001, float("nan"), float("inf"), "1.0", None],
+    "flag": [True, False, 1.0, "true", None],
+    "moment": [*TEXT["moment"], "2024-01-02T03:04:05.123456Z", "2024-01-02T03:04:05.1234567Z", "0000-01-01T00:00:00Z",
+               "2024-02-30T00:00:00Z", "2024-12-31T23:59:60Z", "2024-01-02t03:04:05z", "9999-12-31T23:59:59.999999Z"],
+    "day": [*TEXT["day"], "0000-01-01", "0001-01-01", "9999-12-31"],
+    "amount": [*TEXT["amount"], 1.5, 0.1, 1.005, 1e9],
+    "zz_unknown": ["x", None],
+}
+
+
+def random_struct_rows(rng: random.Random, count: int, homogeneous: bool) -> list[dict[str, Any]]:
+    rows = []
+    for _ in range(count):
+        row: dict[str, Any] = {}
+        for name, values in STRUCT_VALUES.items():
+            if name == "zz_unknown" and rng.random() < 0.95:
+                continue
+            if rng.random() < 0.1:
+                continue  # missing
+            one_kind = [v for v in values if type(v) is type(values[0]) or v is None]
+            if rng.random() < 0.85:
+                row[name] = values[0]  # each list starts with a valid value: about half the rows are valid
+            else:
+                row[name] = rng.choice(values if not homogeneous and rng.random() < 0.3 else one_kind)
+        if rng.random() < 0.02:
+            row["note"] = {"nested": "object"}
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("homogeneous", [True, False], ids=["one-kind-columns", "mixed-columns"])
+@pytest.mark.parametrize("seed", range(4))
+def test_struct_columns_verdicts_equal_row_by_row_verdicts(homogeneous: bool, seed: int) -> None:
+    from duckdb_spawn_server.domain.imports import StructRows
+
+    rng = random.Random(seed)
+    rows = random_struct_rows(rng, 400, homogeneous)
+    chunk = StructRows.from_mappings(rows)
+    result = COLUMNAR.validate_columns(chunk.count, chunk.columns, first_row=11)
+
+    expected_rows, expected_errors = [], {}
+    for number, row in enumerate(rows, start=11):
+        try:
+            expected_rows.append(VALIDATOR.validate_create(row, prefix=""))
+        except InvalidArgument as error:
+            expected_errors[number] = [(v.field, v.reason, v.description) for v in error.violations]
+    got_errors = {e.row_number: [(v.field, v.reason, v.description) for v in e.violations] for e in result.errors}
+    assert got_errors == expected_errors
+    assert 0 < len(expected_errors) < len(rows)
+    assert result.valid.to_pylist() == COLUMNAR.to_table(expected_rows).to_pylist()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_struct_columns_size_checks_equal_row_by_row_checks(seed: int) -> None:
+    from duckdb_spawn_server.domain.columnar import MISSING
+    from duckdb_spawn_server.domain.errors import DomainError
+    from duckdb_spawn_server.domain.imports import StructRows
+    from duckdb_spawn_server.domain.limits import Limits
+
+    rng = random.Random(seed)
+    limits = Limits(max_attributes=12, max_attribute_bytes=40)
+    for _ in range(60):
+        rows = random_struct_rows(rng, 30, homogeneous=False)
+        for row in rows:
+            if rng.random() < 0.05:
+                row["name"] = "x" * rng.choice((5, 8, 9, 30))
+            if rng.random() < 0.03:
+                row.update({f"extra{k}": 1.0 for k in range(rng.choice((1, 3)))})
+        chunk = StructRows.from_mappings(rows)
+        expected = None
+        for number, row in enumerate(rows, start=5):
+            try:
+                limits.check_attribute_values(row, f"rows[{number}]")
+            except DomainError as error:
+                expected = (type(error), str(error), [(v.field, v.reason) for v in error.violations])
+                break
+        try:
+            limits.check_attribute_columns(chunk.count, chunk.columns, 5, MISSING)
+            got = None
+        except DomainError as error:
+            got = (type(error), str(error), [(v.field, v.reason) for v in error.violations])
+        assert got == expected

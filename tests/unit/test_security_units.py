@@ -208,3 +208,10 @@ def test_uuids_in_names_are_canonical_only() -> None:
 def test_invalid_security_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         load_settings({name: value})
+
+
+def test_import_streams_have_no_row_cap_by_default() -> None:
+    budget = Limits().import_budget()
+    for _ in range(101):
+        budget.add(10_000)
+    assert budget.rows == 1_010_000

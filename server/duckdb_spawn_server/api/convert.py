@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,8 +12,9 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 
+from ..domain.columnar import MISSING
 from ..domain.errors import FieldViolation, InvalidArgument
-from ..domain.imports import ImportMode, ImportReport
+from ..domain.imports import ImportMode, ImportReport, StructRows
 from ..domain.projects import ProjectRecord
 from ..domain.queries import ExportFormat
 from ..domain.summaries import AggregateFunction, AggregationSpec, Summary
@@ -27,6 +28,20 @@ def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
     as type mismatches, since no ontology type holds them.
     """
     return dict(struct.items())
+
+
+def struct_rows_to_columns(rows: Sequence[struct_pb2.Struct]) -> StructRows:
+    """Import rows read straight into columns, each value as `struct_to_dict` gives it."""
+    count = len(rows)
+    columns: dict[str, list[Any]] = {}
+    for index, row in enumerate(rows):
+        for name, value in row.fields.items():
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = [MISSING] * count
+            kind = value.WhichOneof("kind")
+            column[index] = None if kind is None or kind == "null_value" else getattr(value, kind)
+    return StructRows(count, columns)
 
 
 _EPOCH = datetime(1970, 1, 1)

@@ -35,34 +35,43 @@ class Offloader:
 
     async def run(self, context: grpc.aio.ServicerContext, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` in the pool, within the call's deadline and QUERY_TIMEOUT."""
-        return await self._step(QueryScope(), context, None, fn, *args)
+        return await self._step(QueryScope(), context, fn, *args)
 
     async def iterate(self, context: grpc.aio.ServicerContext, produce: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
-        """The items of a blocking iterator (made in the pool), each step bounded like `run`; closed at the end."""
+        """The items of a blocking iterator (made in the pool), each step bounded like `run`; closed at the end.
+
+        The next item is made while the current one is sent (one step ahead, so
+        memory holds at most two items): a stream pays for the slower of the
+        database and the network, not for both.
+        """
         scope = QueryScope()
-        steps: list[Future[Any]] = []
-        iterator = await self._step(scope, context, steps, produce)
+        iterator = await self._wait(scope, context, self._submit(scope, produce))
+        pending: Future[Any] | None = None
         try:
+            pending = self._submit(scope, next, iterator, _END)
             while True:
-                item = await self._step(scope, context, steps, next, iterator, _END)
+                item = await self._wait(scope, context, pending)
                 if item is _END:
                     return
+                pending = self._submit(scope, next, iterator, _END)
                 yield item
         finally:
-            if steps and not steps[-1].done():  # the client went away mid-step: stop the query, let it end
+            if pending is not None and not pending.done():  # the client went away mid-step: stop the query
                 scope.cancel()
-                await asyncio.wait([asyncio.wrap_future(steps[-1])])
+                await asyncio.wait([asyncio.wrap_future(pending)])
             close = getattr(iterator, "close", None)
             if close is not None:  # gives its connection back to the pool
                 await asyncio.shield(asyncio.wrap_future(self._executor.submit(close)))
 
-    async def _step(self, scope: QueryScope, context: grpc.aio.ServicerContext, steps: list[Future[Any]] | None,
-                    fn: Callable[..., Any], *args: Any) -> Any:
+    def _submit(self, scope: QueryScope, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        return self._executor.submit(contextvars.copy_context().run, scope.run, fn, *args)
+
+    async def _step(self, scope: QueryScope, context: grpc.aio.ServicerContext, fn: Callable[..., Any],
+                    *args: Any) -> Any:
+        return await self._wait(scope, context, self._submit(scope, fn, *args))
+
+    async def _wait(self, scope: QueryScope, context: grpc.aio.ServicerContext, submitted: Future[Any]) -> Any:
         timeout, variable = self._limit(context)
-        run = contextvars.copy_context().run
-        submitted = self._executor.submit(run, scope.run, fn, *args)
-        if steps is not None:
-            steps[:] = [submitted]
         try:
             return await asyncio.wait_for(self.completions.awaitable(submitted), timeout)
         except TimeoutError:

@@ -8,6 +8,8 @@ offloader, bounded by the call's deadline and QUERY_TIMEOUT.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -18,7 +20,7 @@ from google.protobuf import empty_pb2
 from ..deferred import Deferred
 from ..domain.errors import FieldViolation, InvalidArgument
 from ..domain.idempotency import RequestKey, parse_request_id
-from ..domain.imports import ArrowRows, ImportChunk, ImportMode, StructRows
+from ..domain.imports import ArrowRows, ImportChunk, ImportMode, ImportRun
 from ..domain.names import parse_project_name, table_name
 from ..domain.projects import ProjectManager
 from ..domain.table_admin import TableAdmin
@@ -29,12 +31,13 @@ from .convert import (
     import_mode_from_proto,
     import_report_to_proto,
     request_fingerprint,
+    struct_rows_to_columns,
     struct_to_dict,
     summary_to_proto,
 )
 from .deadlines import remaining
 from .offload import Offloader
-from .wire import ProjectWire
+from .wire import ProjectWire, export_chunk
 
 
 def _request_key(request: Any, method: str) -> RequestKey | None:
@@ -125,7 +128,8 @@ class ProjectServicer:
 
     async def ImportProjects(self, requests: AsyncIterator[pb.ImportProjectsRequest],
                              context: grpc.aio.ServicerContext) -> pb.ImportProjectsResponse:
-        """Messages are read here, on the loop; each is validated and spooled in the offloader."""
+        """Messages are read here, on the loop; each is validated and spooled in the offloader while
+        the next one arrives (one message ahead, in order)."""
         manager = self._projects.get()
         messages = aiter(requests)
         first = await anext(messages, None)
@@ -136,15 +140,20 @@ class ProjectServicer:
         timeout = remaining(context)
         run = await self._offload.run(context, lambda: manager.begin_import(mode, request_id=request_id,
                                                                             timeout=timeout))
+        reading: asyncio.Future[pb.ImportProjectsRequest | None] | None = None
         try:
             message = first
             while message is not None:
                 if hasher is not None:
                     hasher.add(message)
-                await self._offload.run(context, run.add, _chunk(message))
-                message = await anext(messages, None)
+                reading = asyncio.ensure_future(anext(messages, None))
+                await self._offload.run(context, _add, run, message)  # reading the rows is work: off the loop
+                message = await reading
             report = await self._offload.run(context, run.finish, hasher.hexdigest() if hasher else "")
         finally:
+            if reading is not None:  # the import failed while a message was on its way: drop it quietly
+                reading.cancel()
+                reading.add_done_callback(_retrieved)
             run.close()  # removes the spool file; quick enough for the loop
         return import_report_to_proto(report)
 
@@ -154,11 +163,14 @@ class ProjectServicer:
         export_format = export_format_from_proto(request.format)
         timeout = remaining(context)
 
-        def chunks() -> Iterator[tuple[bytes, int]]:
-            return manager.export(export_format, request.filter, request.order_by, timeout=timeout)
+        def chunks() -> Iterator[bytes]:
+            with contextlib.closing(manager.export(export_format, request.filter, request.order_by,
+                                                   timeout=timeout)) as exported:
+                for data, rows in exported:
+                    yield export_chunk(data, rows)
 
-        async for data, rows in self._offload.iterate(context, chunks):
-            yield pb.ExportProjectsResponse(data=data, row_count=rows)
+        async for chunk in self._offload.iterate(context, chunks):
+            yield chunk
 
     async def SummarizeProjects(self, request: pb.SummarizeProjectsRequest,
                                 context: grpc.aio.ServicerContext) -> pb.SummarizeProjectsResponse:
@@ -179,10 +191,19 @@ class ProjectServicer:
             pb.TableInitialization(table=table_name(r.name), created=r.created) for r in results])
 
 
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # read, so asyncio does not log it as never retrieved
+
+
+def _add(run: ImportRun, message: pb.ImportProjectsRequest) -> None:
+    run.add(_chunk(message))
+
+
 def _chunk(message: pb.ImportProjectsRequest) -> ImportChunk | None:
     which = message.WhichOneof("rows")
     if which == "struct_rows":
-        return StructRows([struct_to_dict(row) for row in message.struct_rows.rows])
+        return struct_rows_to_columns(message.struct_rows.rows)
     if which == "arrow_ipc":
         return ArrowRows(message.arrow_ipc)
     return None

@@ -70,6 +70,14 @@ def arrow_value(ctype: ColumnType, value: Any) -> Any:
     return value
 
 
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()  # a field a row does not have (null is None)
+
+
 @dataclass
 class RowError:
     row_number: int  # 1-based, across the whole stream
@@ -95,15 +103,54 @@ class ColumnarValidator:
         self._patterns = {c.name: _PatternProof(c.pattern) for c in self.columns if c.pattern is not None}
 
     # -- Structs ------------------------------------------------------------------
-    def validate_mappings(self, rows: Sequence[Mapping[str, Any]], first_row: int) -> ValidatedRows:
-        good: list[dict[str, Any]] = []
-        errors: list[RowError] = []
-        for index, attributes in enumerate(rows):
+    def validate_columns(self, count: int, columns: Mapping[str, list[Any]], first_row: int) -> ValidatedRows:
+        """Rows given column by column (`columns[name][i]`, MISSING where row i lacks the field), with
+        exactly the verdicts `validate_create` gives row by row (the Struct rows of an import)."""
+        problems: dict[int, list[FieldViolation]] = {}
+        for name, values in columns.items():
+            if self.validator.compiled(name) is None and name not in self._ignored:
+                violation = FieldViolation(_printable(name), f"is not a field of schema {self.schema.schema_id}",
+                                           "UNKNOWN_FIELD")
+                for index, value in enumerate(values):
+                    if value is not MISSING:
+                        problems.setdefault(index, []).append(violation)
+        arrays = []
+        for column in self.columns:
+            compiled = self.validator.compiled(column.name)
+            assert compiled is not None
+            values = columns.get(column.name)
+            if values is None:
+                arrays.append(self._absent(column, count, problems))
+                continue
+            if MISSING in values:  # a missing field is a null one (its default applies, or REQUIRED)
+                values = [None if value is MISSING else value for value in values]
+            source = _homogeneous_array(values)
+            if source is None:
+                arrays.append(self._each(column, compiled, values, problems))
+            else:
+                arrays.append(self._column(column, compiled, source, problems))
+        return self._validated(arrays, problems, count, first_row)
+
+    def _each(self, column: Column, compiled: CompiledColumn, values: list[Any],
+              problems: dict[int, list[FieldViolation]]) -> pa.Array:
+        """Value by value through the validator (a column mixing types, or holding objects)."""
+        typed: list[Any] = []
+        for index, value in enumerate(values):
+            if value is None:
+                if column.default is not None:
+                    typed.append(arrow_value(column.type, column.default))
+                    continue
+                if column.required:
+                    problems.setdefault(index, []).append(FieldViolation(column.name, "is required", "REQUIRED"))
+                typed.append(None)
+                continue
             try:
-                good.append(self.validator.validate_create(attributes, prefix=""))
-            except InvalidArgument as error:
-                errors.append(RowError(first_row + index, error.violations))
-        return ValidatedRows(len(rows), self.to_table(good), errors)
+                typed.append(arrow_value(column.type, compiled.convert(value)))
+            except ValueProblem as problem:
+                problems.setdefault(index, []).append(FieldViolation(column.name, problem.description,
+                                                                     problem.reason))
+                typed.append(None)
+        return pa.array(typed, type=arrow_type(column.type))
 
     def to_table(self, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
         arrays = [pa.array([arrow_value(c.type, r.get(c.name)) for r in rows], type=arrow_type(c.type))
@@ -127,6 +174,10 @@ class ColumnarValidator:
                 arrays.append(self._column(column, compiled, source, problems))
             else:
                 arrays.append(self._absent(column, count, problems))
+        return self._validated(arrays, problems, count, first_row)
+
+    def _validated(self, arrays: list[pa.Array], problems: dict[int, list[FieldViolation]], count: int,
+                   first_row: int) -> ValidatedRows:
         typed = pa.Table.from_arrays(arrays, schema=self.arrow_schema)
         if not problems:
             return ValidatedRows(count, typed)
@@ -192,7 +243,7 @@ class ColumnarValidator:
             return pa.nulls(len(source), type=target), pa.array([False] * len(source), pa.bool_())
         typed, proven = converted
         proven = self._checks(column, typed, proven)
-        return typed, pc.fill_null(proven, False)
+        return typed, pc.fill_null(proven, _FALSE)
 
     def _checks(self, column: Column, typed: pa.Array, proven: pa.Array) -> pa.Array:
         if column.enum is not None:
@@ -204,7 +255,7 @@ class ColumnarValidator:
                 continue
             proven = pc.and_(proven, _within(typed, bound, above, kind))
         if column.max_length is not None and kind is TypeKind.STRING:
-            proven = pc.and_(proven, pc.less_equal(pc.utf8_length(typed), column.max_length))
+            proven = pc.and_(proven, pc.less_equal(pc.utf8_length(typed), pa.scalar(column.max_length, pa.int32())))
         pattern = self._patterns.get(column.name)
         if pattern is not None:
             proven = pc.and_(proven, pattern.matches(typed))
@@ -229,6 +280,24 @@ class _PatternProof:
                         pa.bool_())
 
 
+# A column of one JSON kind converts to Arrow exactly; pyarrow would silently turn a mix such as
+# [1.5, True] into doubles, so mixed columns (and objects, lists, Python ints) go value by value.
+# Types are given, never inferred: pyarrow's inference tries to import dateutil on every call.
+_FALSE = pa.scalar(False, pa.bool_())
+_ZERO = pa.scalar(0.0, pa.float64())
+_TEXT_ZERO = pa.scalar("0", pa.string())
+_HOMOGENEOUS = {frozenset({str}): pa.string(), frozenset({float}): pa.float64(), frozenset({bool}): pa.bool_()}
+
+
+def _homogeneous_array(values: list[Any]) -> pa.Array | None:
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if not kinds:
+        return pa.nulls(len(values))
+    arrow = _HOMOGENEOUS.get(frozenset(kinds))
+    return None if arrow is None else pa.array(values, arrow)
+
+
 def _within(typed: pa.Array, bound: Decimal, above: bool, kind: TypeKind) -> pa.Array:
     """Strictly inside the bound where exactness is in doubt (floats), else inclusive; equality goes to Python."""
     if kind is TypeKind.FLOAT:
@@ -236,8 +305,11 @@ def _within(typed: pa.Array, bound: Decimal, above: bool, kind: TypeKind) -> pa.
         return pc.greater(typed, limit) if above else pc.less(typed, limit)
     if kind is TypeKind.INTEGER:
         if bound != bound.to_integral_value():
-            return pc.greater(typed, pa.scalar(float(bound))) if above else pc.less(typed, pa.scalar(float(bound)))
+            limit = pa.scalar(float(bound), pa.float64())
+            return pc.greater(typed, limit) if above else pc.less(typed, limit)
         limit = int(bound)
+        if -(2**63) <= limit < 2**63:
+            limit = pa.scalar(limit, pa.int64())
     else:
         limit = pa.scalar(bound)
     return pc.greater_equal(typed, limit) if above else pc.less_equal(typed, limit)
@@ -254,17 +326,26 @@ def _convert(ctype: ColumnType, source: pa.Array, target: pa.DataType) -> tuple[
     if kind is TypeKind.STRING and is_text:
         proven = pc.invert(pc.match_substring(source, "\x00"))
         if ctype.length is not None:
-            proven = pc.and_(proven, pc.less_equal(pc.utf8_length(source), ctype.length))
+            proven = pc.and_(proven, pc.less_equal(pc.utf8_length(source), pa.scalar(ctype.length, pa.int32())))
         return pc.cast(source, target), proven
+    if kind is TypeKind.INTEGER and pa.types.is_floating(stype) and ctype.name != "HUGEINT":
+        # JSON numbers (Struct values) are doubles: whole ones up to 2^53 in the type's range are exact.
+        low, high = ctype.integer_range or (-(2**63), 2**63 - 1)
+        low, high = max(low, -(2**53)), min(high, 2**53)
+        whole = pc.equal(pc.floor(source), source)
+        proven = pc.fill_null(pc.and_(whole, _between(source, pa.scalar(float(low), stype),
+                                                      pa.scalar(float(high), stype))), _FALSE)
+        inside = pc.if_else(proven, source, pa.nulls(len(source), stype))
+        return pc.cast(inside, target), proven
     if kind is TypeKind.INTEGER and pa.types.is_integer(stype) and ctype.name != "HUGEINT":
         low, high = ctype.integer_range or (-(2**63), 2**63 - 1)
         info_low, info_high = _integer_limits(stype)
         proven = everywhere
         if low > info_low:
-            proven = pc.and_(proven, pc.greater_equal(source, low))
+            proven = pc.and_(proven, pc.greater_equal(source, pa.scalar(low, stype)))
         if high < info_high:
-            proven = pc.and_(proven, pc.less_equal(source, high))
-        proven = pc.fill_null(proven, False)
+            proven = pc.and_(proven, pc.less_equal(source, pa.scalar(high, stype)))
+        proven = pc.fill_null(proven, _FALSE)
         inside = pc.if_else(proven, source, pa.nulls(len(source), stype))
         return pc.cast(inside, target), proven
     if kind is TypeKind.DECIMAL:
@@ -274,7 +355,7 @@ def _convert(ctype: ColumnType, source: pa.Array, target: pa.DataType) -> tuple[
             if whole < 1:
                 return None
             fraction = rf"(\.\d{{1,{scale}}})?" if scale else ""
-            proven = pc.fill_null(pc.match_substring_regex(source, rf"^[+-]?\d{{1,{whole}}}{fraction}$"), False)
+            proven = pc.fill_null(pc.match_substring_regex(source, rf"^[+-]?\d{{1,{whole}}}{fraction}$"), _FALSE)
             inside = pc.if_else(proven, source, pa.nulls(len(source), stype))
             return pc.cast(inside, target), proven
         if pa.types.is_decimal(stype) or pa.types.is_integer(stype):
@@ -282,35 +363,59 @@ def _convert(ctype: ColumnType, source: pa.Array, target: pa.DataType) -> tuple[
         return None
     if kind is TypeKind.FLOAT and (pa.types.is_floating(stype) or pa.types.is_integer(stype)):
         # + 0.0 turns -0.0 into 0.0 and changes nothing else: -0.0 is stored as zero (domain/values.py).
-        as_float = pc.add(pc.cast(source, pa.float64()), 0.0)
-        return pc.cast(as_float, target), pc.fill_null(pc.is_finite(as_float), False)
+        as_float = pc.add(pc.cast(source, pa.float64()), _ZERO)
+        return pc.cast(as_float, target), pc.fill_null(pc.is_finite(as_float), _FALSE)
     if kind is TypeKind.BOOLEAN and pa.types.is_boolean(stype):
         return source, everywhere
     if kind is TypeKind.DATE:
         if pa.types.is_date(stype):
             as_date = pc.cast(source, target)
             return as_date, pc.fill_null(_between(as_date, pa.scalar(_FIRST_DAY, target), pa.scalar(_LAST_DAY, target)),
-                                         False)
+                                         _FALSE)
         if is_text:
-            shaped = pc.fill_null(pc.match_substring_regex(source, r"^\d{4}-\d{2}-\d{2}$"), False)
+            shaped = pc.fill_null(pc.match_substring_regex(source, rf"^{_YEAR}-\d{{2}}-\d{{2}}$"), _FALSE)
             candidate = pc.if_else(shaped, source, pa.nulls(len(source), stype))
             parsed = pc.strptime(candidate, format="%Y-%m-%d", unit="s", error_is_null=True)
             # strptime is lenient (2024-02-30 becomes 2024-03-01): only a round trip proves a date.
-            proven = pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), candidate), False)
+            proven = pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), candidate), _FALSE)
             return pc.cast(pc.if_else(proven, parsed, pa.nulls(len(source), parsed.type)), target), proven
         return None
+    if kind is TypeKind.TIMESTAMP and is_text:
+        return _timestamp_text(source, target)
     if kind is TypeKind.TIMESTAMP and pa.types.is_timestamp(stype) and stype.tz is None:
         # Within what every reader can represent (Python's datetime: years 1 to 9999); the rest is refused.
         per_second = _UNITS_PER_SECOND[stype.unit]
         ticks = pc.cast(source, pa.int64())
         low = max(_FIRST_SECOND * per_second, -(2**63))
         high = min((_LAST_SECOND + 1) * per_second - 1, 2**63 - 1)
-        inside = pc.fill_null(pc.and_(pc.greater_equal(ticks, low), pc.less_equal(ticks, high)), False)
+        inside = pc.fill_null(_between(ticks, pa.scalar(low, pa.int64()), pa.scalar(high, pa.int64())), _FALSE)
         kept = pc.if_else(inside, source, pa.nulls(len(source), stype))
         return pc.cast(kept, target, safe=False), inside
     if kind is TypeKind.UUID and is_text:
-        return pc.cast(source, target), pc.fill_null(pc.match_substring_regex(source, _UUID_TEXT), False)
+        return pc.cast(source, target), pc.fill_null(pc.match_substring_regex(source, _UUID_TEXT), _FALSE)
     return None
+
+
+# Years 0001 to 9999: Arrow's parsers take year 0, Python's (the validator's) do not.
+_YEAR = r"(?:[1-9]\d{3}|0[1-9]\d{2}|00[1-9]\d|000[1-9])"
+# The common RFC 3339 form (what exports and clients write): 'T', at most 6 fraction digits, 'Z'.
+_TIMESTAMP_TEXT = rf"^{_YEAR}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}(\.\d{{1,6}})?Z$"
+
+
+def _timestamp_text(source: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Array]:
+    """RFC 3339 text in its common form, proven by a round trip (strptime is lenient: 02-30 becomes 03-01);
+    offsets, lower-case letters, spaces and longer fractions are left to the validator."""
+    shaped = pc.fill_null(pc.match_substring_regex(source, _TIMESTAMP_TEXT), _FALSE)
+    candidate = pc.if_else(shaped, source, pa.nulls(len(source), source.type))
+    seconds_text = pc.utf8_slice_codeunits(candidate, 0, 19)
+    seconds = pc.strptime(seconds_text, format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
+    proven = pc.fill_null(pc.equal(pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%S"), seconds_text), _FALSE)
+    seconds = pc.cast(seconds, pa.timestamp("us"))
+    # ".123Z" -> "123" -> "123000" microseconds; no fraction -> "" -> "000000".
+    digits = pc.utf8_rpad(pc.utf8_trim(pc.utf8_slice_codeunits(candidate, 19, 27), ".Z"), 6, "0")
+    micros = pc.cast(pc.cast(pc.if_else(proven, digits, _TEXT_ZERO), pa.int64()), pa.duration("us"))
+    moment = pc.add(pc.if_else(proven, seconds, pa.nulls(len(source), seconds.type)), micros)
+    return pc.cast(moment, target), proven
 
 
 _FIRST_DAY, _LAST_DAY = date(1, 1, 1), date(9999, 12, 31)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +52,7 @@ class Limits:
     max_page_size: int = 1000
     max_batch_size: int = 1000
     max_import_rows_per_message: int = 10_000
-    max_import_rows: int = 1_000_000
+    max_import_rows: int = 0  # 0: no cap
 
     # -- filters and ordering ------------------------------------------------------
     def check_filter(self, text: str, field_name: str = "filter") -> None:
@@ -115,6 +115,35 @@ class Limits:
                 return
         self.check_attributes({key: value_size(value) for key, value in attributes.items()}, field_name)
 
+    def check_attribute_columns(self, count: int, columns: Mapping[str, Sequence[Any]], first_row: int,
+                                missing: Any) -> None:
+        """`check_attribute_values` for each row (`rows[N]`) of rows given column by column.
+
+        Settled per column when every value provably fits (text well under
+        the limit, scalars); otherwise row by row, so the first offending row
+        raises exactly as it would alone. `missing` marks a field a row lacks.
+        """
+        if len(columns) <= self.max_attributes and all(
+                self._column_fits(name, values, missing) for name, values in columns.items()):
+            return
+        for index in range(count):
+            row = {name: values[index] for name, values in columns.items() if values[index] is not missing}
+            self.check_attribute_values(row, f"rows[{first_row + index}]")
+
+    def _column_fits(self, name: str, values: Sequence[Any], missing: Any) -> bool:
+        """Whether check_attribute_values' own bound (4 bytes a character, 32 a scalar) passes every value."""
+        kinds = set(map(type, values))
+        only_text = kinds == {str}
+        kinds.discard(type(missing))
+        if not kinds <= _SCALARS | {str}:
+            return False
+        room = self.max_attribute_bytes - 4 * len(name)
+        if str in kinds:
+            texts = values if only_text else [value for value in values if type(value) is str]
+            if 4 * max(map(len, texts), default=0) > room:
+                return False
+        return kinds <= {str} or 32 <= room
+
     # -- paging and batches -----------------------------------------------------------
     def page_size(self, requested: int) -> int:
         """AIP-158: a page size above the maximum is coerced to it, not refused."""
@@ -145,7 +174,7 @@ class ImportBudget:
             raise _too_big(f"messages[{self.messages}].rows", f"has {row_count} rows",
                            "max_import_rows_per_message", per_message, "IMPORT_MESSAGE_TOO_LARGE")
         self.rows += row_count
-        if self.rows > self.limits.max_import_rows:
+        if self.limits.max_import_rows and self.rows > self.limits.max_import_rows:
             variable = LIMIT_VARIABLES["max_import_rows"]
             raise ResourceExhausted(
                 f"the import stream sent more than {self.limits.max_import_rows} rows ({variable}); "

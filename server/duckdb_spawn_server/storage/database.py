@@ -42,7 +42,7 @@ if importlib.util.find_spec("pandas") is None:
 class DatabaseSettings:
     path: str
     threads: int | None = None  # None: DuckDB's default (the cpu count)
-    memory_limit: str | None = None  # e.g. "1GB"; None: DuckDB's default (80% of RAM)
+    memory_limit: str | None = None  # e.g. "1GB"; None: DuckDB's default (80% of RAM; see memory_limit.py)
     # WAL size that triggers an automatic checkpoint; None: DuckDB's default (16 MiB).
     checkpoint_threshold_bytes: int | None = None
 

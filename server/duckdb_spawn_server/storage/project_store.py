@@ -22,6 +22,7 @@ from ..domain.errors import AlreadyExists
 from ..domain.futures import then
 from ..domain.idempotency import LogEntry, LoggedRequest, RequestReplayed
 from ..domain.names import project_name
+from ..domain.ordering import key_values
 from ..domain.projects import ProjectRecord, StoredPage
 from ..domain.queries import ExportFormat, ProjectQuery
 from ..domain.schema import TableSchema
@@ -29,7 +30,7 @@ from ..domain.summaries import Summary, SummaryPlan
 from .arrow_rows import records_to_arrow
 from .ddl import ETAG, SCHEMA_VERSION, UPDATE_TIME
 from .disk_guard import DiskSpaceGuard
-from .exports import export_chunks
+from .exports import export_chunks, remove_orphaned_pipes
 from .import_spool import ImportSpool, remove_orphaned_spools
 from .layouts import TableLayouts
 from .pool import ConnectionPool
@@ -40,6 +41,7 @@ from .sql import first_row, quote_identifier
 from .summaries import run_summary
 from .writer import Execute, GroupCommitWriter, InsertRows, WriteOp, insert_arrow, opaque_error
 
+PREFETCH_ROWS = 1000
 _DUPLICATE_KEY = re.compile(r'Duplicate key "[^":]*:\s*([0-9a-fA-F-]{36})')
 
 
@@ -57,12 +59,13 @@ class DuckDBProjectStore:
         self._builders: dict[tuple[str, tuple[str, ...]], Callable[[Sequence[ProjectRecord]], pa.Table]] = {}
 
     def prepare(self, timeout: float | None = None) -> None:
-        """Creates the request log table; removes import spools a crashed process left behind.
+        """Creates the request log table; removes import spools and export pipes a crashed process left behind.
 
         Only one process can hold the database, so any spool beside it is an orphan.
         """
         self._requests.ensure_table(timeout)
         remove_orphaned_spools(self._spool_dir)
+        remove_orphaned_pipes(self._spool_dir)
 
     def _arrow_builder(self, schema: TableSchema,
                        layout: tuple[str, ...]) -> Callable[[Sequence[ProjectRecord]], pa.Table]:
@@ -187,23 +190,30 @@ class DuckDBProjectStore:
             params += position.params
         sql = (f"SELECT {self._layouts.select_list(schema)} FROM {source} WHERE {' AND '.join(conditions)} "
                f"ORDER BY {order_sql(query.ordering)} LIMIT ?")
+        # The top-N scan reads every matching row whatever N is, so it fetches the next pages too.
+        pages = max(1, PREFETCH_ROWS // page_size)
         with self._pool.connection() as con:
             # One read transaction, so the page and the total see the same snapshot.
             con.begin()
             try:
-                rows = con.execute(sql, [*params, page_size + 1]).fetchall()
+                rows = con.execute(sql, [*params, page_size * pages + 1]).fetchall()
                 if total is None:
                     counted = first_row(con.execute(f"SELECT count(*) FROM {source} WHERE {where.sql}",
                                                     where.params))
                     total = int(counted[0]) if counted else 0
             finally:
                 con.rollback()
-        records = [_record(schema, row) for row in rows[:page_size]]
-        page = StoredPage(records, len(rows) > page_size, int(total))
-        # The total stays valid while the table is unchanged: every page of a query counts once.
-        self._cache.keep_result(table, total_key, page.total_size, began)
-        self._cache.keep_result(table, page_key, page, began)
-        return page
+        # The total and the pages stay valid while the table is unchanged: a query counts once, and
+        # a client walking its pages finds the next ones here, keyed as its page tokens decode.
+        self._cache.keep_result(table, total_key, int(total), began)
+        records = [_record(schema, row) for row in rows[:page_size * pages]]
+        first = StoredPage(records[:page_size], len(rows) > page_size, int(total))
+        self._cache.keep_result(table, page_key, first, began)
+        for start in range(page_size, len(records), page_size):
+            after = key_values(query.ordering, records[start - 1])
+            following = StoredPage(records[start:start + page_size], len(rows) > start + page_size, int(total))
+            self._cache.keep_result(table, _page_keys(schema, query, page_size, after)[1], following, began)
+        return first
 
     def peek_page(self, schema: TableSchema, query: ProjectQuery, page_size: int,
                   after: tuple[Any, ...] | None) -> StoredPage | None:
@@ -218,9 +228,10 @@ class DuckDBProjectStore:
         return ImportSpool(schema, self._writer, self._requests, directory=self._spool_dir, guard=self._guard,
                            cache=self._cache)
 
-    def export(self, schema: TableSchema, query: ProjectQuery, export_format: ExportFormat) -> Iterator[
-            tuple[bytes, int]]:
-        return export_chunks(self._pool, schema, query, export_format, self._layouts.source(schema))
+    def export(self, schema: TableSchema, query: ProjectQuery, export_format: ExportFormat, *,
+               ordered: bool) -> Iterator[tuple[bytes, int]]:
+        return export_chunks(self._pool, schema, query, export_format, self._layouts.source(schema),
+                             ordered=ordered, pipe_dir=self._spool_dir)
 
     def summarize(self, schema: TableSchema, plan: SummaryPlan) -> Summary:
         return run_summary(self._pool, plan, self._layouts.source(schema))

@@ -63,10 +63,15 @@ def sql_literal(value: Any, ctype: ColumnType) -> str:
     if kind is TypeKind.UUID:
         return f"CAST('{uuid.UUID(str(value))}' AS UUID)"
     if kind is TypeKind.STRING and isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("NUL in string literal")
-        return "'" + value.replace("'", "''") + "'"
+        return string_literal(value)
     raise ValueError(f"cannot render {type(value).__name__} as {ctype.sql}")
+
+
+def string_literal(text: str) -> str:
+    """A SQL string literal of validated or service-made text (a default, a column name, a path)."""
+    if "\x00" in text:
+        raise ValueError("NUL in string literal")
+    return "'" + text.replace("'", "''") + "'"
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
