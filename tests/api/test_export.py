@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,7 +20,7 @@ import pytest
 from duckdb_spawn.v1 import project_service_pb2 as pb
 
 from tests.support.rpc import call_error
-from tests.support.servers import InProcessServer, Stubs, in_process_server
+from tests.support.servers import InProcessServer, Stubs, in_process_server, wait_until
 
 ROWS = 30_000
 FORMATS = {"arrow_ipc": pb.EXPORT_FORMAT_ARROW_IPC, "parquet": pb.EXPORT_FORMAT_PARQUET,
@@ -185,3 +186,27 @@ def test_bad_export_requests_are_invalid_argument(loaded: tuple[InProcessServer,
         error = call_error(lambda r: list(stubs.projects.ExportProjects(r)), request)
         assert error.code == grpc.StatusCode.INVALID_ARGUMENT
         assert list(error.violations) == [field]
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+def test_cancelled_exports_give_back_their_connection_and_pipe(loaded: tuple[InProcessServer, Stubs],
+                                                               name: str) -> None:
+    """More cancelled exports than the pool has connections: none leaks one, and no pipe is left behind."""
+    server, stubs = loaded
+    for _ in range(12):  # DUCKDB_POOL_SIZE is 8
+        call = stubs.projects.ExportProjects(pb.ExportProjectsRequest(format=FORMATS[name]), timeout=60)
+        next(call)  # the export has begun: its connection is taken, its pipe made
+        call.cancel()
+    _, chunks = export(stubs, FORMATS[name])
+    assert sum(c.row_count for c in chunks) == ROWS
+    assert stubs.projects.ListProjects(pb.ListProjectsRequest(page_size=1), timeout=10).total_size == ROWS
+    folder = server.app.settings.duckdb_path
+    wait_until(lambda: not list(Path(folder).parent.glob("duckdb-spawn-export-*")), 10, "export pipes to be removed")
+
+
+def test_export_pipes_left_by_a_crash_are_removed_at_start_up(tmp_path: Path) -> None:
+    orphan = tmp_path / "duckdb-spawn-export-abc123"
+    orphan.mkdir()
+    os.mkfifo(orphan / "rows")
+    with in_process_server(tmp_path / "export.duckdb"):
+        assert not orphan.exists()
