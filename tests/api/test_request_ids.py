@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pyarrow as pa
 from duckdb_spawn.v1 import project_service_pb2 as pb
-from duckdb_spawn_server.domain.idempotency import RequestKey
+from duckdb_spawn_server.domain.request_ids import RequestKey
 from google.protobuf import field_mask_pb2
 
 from tests.support.rpc import call_error, create_request, valid_attributes

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
-from duckdb_spawn_server.domain.projects import ProjectRecord
 from duckdb_spawn_server.domain.queries import ExportFormat
+from duckdb_spawn_server.domain.records import ProjectRecord
 from duckdb_spawn_server.domain.summaries import AggregateFunction, AggregationSpec
 from duckdb_spawn_server.domain.values import format_timestamp
 

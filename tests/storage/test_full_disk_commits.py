@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 from duckdb_spawn_server.domain.errors import Unavailable
-from duckdb_spawn_server.domain.idempotency import RequestKey
 from duckdb_spawn_server.domain.imports import ImportMode, StructRows
+from duckdb_spawn_server.domain.request_ids import RequestKey
 from duckdb_spawn_server.ontology.seed_format import parse_seed_schema
 from duckdb_spawn_server.storage.database import DATABASE_INVALIDATED
 from duckdb_spawn_server.storage.disk_guard import LOW_DISK_SPACE

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from duckdb_spawn_server.domain.idempotency import Idempotency
-from duckdb_spawn_server.domain.projects import ProjectManager, utc_now
+from duckdb_spawn_server.domain.projects import ProjectManager
+from duckdb_spawn_server.domain.records import utc_now
 from duckdb_spawn_server.ontology.seed_format import parse_seed_schema
 from duckdb_spawn_server.ontology.static_provider import StaticSchemaProvider
 from duckdb_spawn_server.storage.database import Database, DatabaseSettings

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 from duckdb_spawn_server.api.convert import fill_struct, project_to_proto, timestamp
-from duckdb_spawn_server.domain.projects import ProjectRecord
+from duckdb_spawn_server.domain.records import ProjectRecord
 from google.protobuf import struct_pb2, timestamp_pb2
 
 

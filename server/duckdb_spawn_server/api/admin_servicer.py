@@ -8,7 +8,7 @@ from google.protobuf import empty_pb2
 
 from ..deferred import Deferred
 from ..domain.names import parse_schema_name, parse_table_name, table_name
-from ..domain.schema_registry import SchemaRegistry
+from ..domain.ports import SchemaRegistry
 from ..domain.table_admin import TableAdmin
 from ..observability.log_level import LogLevelControl
 from .admin_convert import refresh_to_proto, schema_to_proto, step_to_proto, table_to_proto

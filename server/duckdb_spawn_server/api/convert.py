@@ -15,8 +15,8 @@ from google.rpc import error_details_pb2
 from ..domain.columnar import MISSING
 from ..domain.errors import FieldViolation, InvalidArgument
 from ..domain.imports import ImportMode, ImportReport, StructRows
-from ..domain.projects import ProjectRecord
 from ..domain.queries import ExportFormat
+from ..domain.records import ProjectRecord
 from ..domain.summaries import AggregateFunction, AggregationSpec, Summary
 from ..domain.values import to_json_value
 

@@ -19,10 +19,10 @@ from google.protobuf import empty_pb2
 
 from ..deferred import Deferred
 from ..domain.errors import FieldViolation, InvalidArgument
-from ..domain.idempotency import RequestKey, parse_request_id
 from ..domain.imports import ArrowRows, ImportChunk, ImportMode, ImportRun
 from ..domain.names import parse_project_name, table_name
 from ..domain.projects import ProjectManager
+from ..domain.request_ids import RequestKey, parse_request_id
 from ..domain.table_admin import TableAdmin
 from .convert import (
     RequestHasher,

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from duckdb_spawn.v1 import project_service_pb2 as pb
 
-from ..domain.projects import ProjectRecord
+from ..domain.records import ProjectRecord
 from .convert import project_to_proto
 
 _PROJECTS_TAG = bytes([pb.ListProjectsResponse.DESCRIPTOR.fields_by_name["projects"].number << 3 | 2])

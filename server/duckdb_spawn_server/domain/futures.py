@@ -14,15 +14,32 @@ from typing import Any, TypeVar
 
 A = TypeVar("A")
 B = TypeVar("B")
+E = TypeVar("E", bound=BaseException)
 
 
 def then(source: Future[A], transform: Callable[[A], B]) -> Future[B]:
     """A future of `transform(result)`; an exception of either side fails it."""
+    return _chained(source, lambda finished: transform(finished.result()))
+
+
+def recover(source: Future[A], error_type: type[E], handle: Callable[[E], A]) -> Future[A]:
+    """A future of `source`'s result, or of `handle(error)` when it fails with `error_type`."""
+    def outcome(finished: Future[A]) -> A:
+        try:
+            return finished.result()
+        except error_type as error:
+            return handle(error)
+
+    return _chained(source, outcome)
+
+
+def _chained(source: Future[A], compute: Callable[[Future[A]], B]) -> Future[B]:
+    """A future of `compute(source)` once `source` is done, computed in the thread that completes it."""
     mapped: Future[B] = Future()
 
     def done(finished: Future[A]) -> None:
         try:
-            value = transform(finished.result())
+            value = compute(finished)
         except BaseException as error:  # noqa: BLE001 - handed to whoever waits on `mapped`
             settle(mapped, error=error)
         else:

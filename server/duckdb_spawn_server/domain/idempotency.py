@@ -25,69 +25,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, TypeVar
 
 from .errors import FieldViolation, InvalidArgument
-from .names import parse_uuid
+from .futures import recover
+from .ports import RequestLog
+from .request_ids import LogEntry, LoggedRequest, RequestKey, RequestReplayed
 
 DEFAULT_RETENTION = timedelta(hours=24)
-
-
-@dataclass(frozen=True)
-class RequestKey:
-    """Who a logged outcome belongs to."""
-
-    request_id: str  # canonical UUID text
-    method: str  # the RPC, e.g. "CreateProject"
-    fingerprint: str  # a hash of the request body without its request_id
-
-
-@dataclass(frozen=True)
-class LoggedRequest:
-    request_id: str
-    method: str
-    fingerprint: str
-    outcome: str  # JSON
-    create_time: datetime
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """What a write commits with its rows; entries created before `expired_before` may be replaced."""
-
-    key: RequestKey
-    outcome: str
-    create_time: datetime
-    expired_before: datetime
-
-
-class RequestReplayed(Exception):
-    """Raised by storage when the request id was logged by a concurrent copy of the request."""
-
-    def __init__(self, logged: LoggedRequest) -> None:
-        super().__init__(logged.request_id)
-        self.logged = logged
-
-
-class RequestLog(Protocol):
-    def find_request(self, request_id: str, not_before: datetime) -> LoggedRequest | None:
-        """The entry for `request_id` created at or after `not_before`, or None."""
-        ...
-
-
-def parse_request_id(text: str, field_name: str = "request_id") -> str | None:
-    """'' -> None; a UUID -> its canonical text; anything else is INVALID_ARGUMENT."""
-    if not text:
-        return None
-    parsed = parse_uuid(text)  # the canonical form: uuid.UUID() alone also takes non-ASCII digits
-    if parsed is None:
-        description = "must be a UUID such as 123e4567-e89b-42d3-a456-426614174000"
-        raise InvalidArgument(f"{field_name} {description}",
-                              violations=[FieldViolation(field_name, description, "INVALID_FORMAT")],
-                              reason="INVALID_REQUEST_ID")
-    return str(parsed)
+T = TypeVar("T")
+# Makes the log entry for a write from its outcome (computed only when the request has an id);
+# None when the request has no id.
+EntryFor = Callable[[Callable[[], Any]], LogEntry | None]
 
 
 def _utc_now() -> datetime:
@@ -100,18 +52,45 @@ class Idempotency:
     retention: timedelta = DEFAULT_RETENTION
     clock: Callable[[], datetime] = _utc_now
 
-    def cutoff(self) -> datetime:
-        return self.clock() - self.retention
+    def run(self, key: RequestKey | None, write: Callable[[EntryFor], T], replay: Callable[[Any], T], *,
+            earlier: LoggedRequest | None = None) -> T:
+        """`write` once per request: a retry gets `replay(first outcome)` back and writes nothing.
+
+        An earlier run is looked for first (or given: `earlier`, found by
+        `find`). `write` commits the entry it makes (from its outcome) with
+        its rows; a concurrent copy of the request that logged first makes
+        storage raise RequestReplayed, replayed alike.
+        """
+        stored = self.check(key, earlier) if earlier is not None else self.stored_outcome(key)
+        if stored is not None:
+            return replay(stored)
+        try:
+            return write(self._entry_for(key))
+        except RequestReplayed as replayed:
+            return replay(self.check(key, replayed.logged))
+
+    def submit(self, key: RequestKey | None, write: Callable[[EntryFor], Future[T]],
+               replay: Callable[[Any], T]) -> Future[T]:
+        """`run` for a write that completes later; it never waits, so it does not look first: the
+        write itself meets an earlier run's entry (RequestReplayed) and the outcome is replayed."""
+        written = write(self._entry_for(key))
+        if key is None:
+            return written
+        return recover(written, RequestReplayed, lambda replayed: replay(self.check(key, replayed.logged)))
+
+    def find(self, request_id: str | None) -> LoggedRequest | None:
+        """The entry of an earlier run, by request id alone (an import learns its fingerprint only at
+        the end of its stream, but skips validating a retry's rows from the start)."""
+        return None if request_id is None else self.log.find_request(request_id, self.cutoff())
 
     def stored_outcome(self, key: RequestKey | None) -> Any | None:
         """The decoded outcome of an earlier run of this request, or None if there was none."""
-        if key is None:
-            return None
-        logged = self.log.find_request(key.request_id, self.cutoff())
+        logged = self.find(key.request_id if key is not None else None)
         return None if logged is None else self.check(key, logged)
 
-    def check(self, key: RequestKey, logged: LoggedRequest) -> Any:
+    def check(self, key: RequestKey | None, logged: LoggedRequest) -> Any:
         """The logged outcome if it belongs to this very request; REQUEST_ID_REUSED otherwise."""
+        assert key is not None, "only a write with a request id is logged"
         if logged.method != key.method or logged.fingerprint != key.fingerprint:
             description = (f"request_id {key.request_id} was already used for a different request; "
                            "send a new request_id for a new request")
@@ -120,8 +99,13 @@ class Idempotency:
                                   reason="REQUEST_ID_REUSED", metadata={"request_id": key.request_id})
         return json.loads(logged.outcome)
 
-    def entry(self, key: RequestKey | None, outcome: Callable[[], Any]) -> LogEntry | None:
-        """The log entry for a request with an id; `outcome` is only computed then (most requests have none)."""
-        if key is None:
-            return None
-        return LogEntry(key, json.dumps(outcome(), separators=(",", ":")), self.clock(), self.cutoff())
+    def cutoff(self) -> datetime:
+        return self.clock() - self.retention
+
+    def _entry_for(self, key: RequestKey | None) -> EntryFor:
+        def entry(outcome: Callable[[], Any]) -> LogEntry | None:
+            if key is None:
+                return None  # most requests have no id: the outcome is never computed
+            return LogEntry(key, json.dumps(outcome(), separators=(",", ":")), self.clock(), self.cutoff())
+
+        return entry

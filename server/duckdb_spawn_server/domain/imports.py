@@ -32,16 +32,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol
-
-import pyarrow as pa
+from typing import Any
 
 from .columnar import MISSING, ColumnarValidator, RowError, ValidatedRows, read_ipc
 from .errors import FieldViolation
-from .idempotency import LogEntry, RequestKey, RequestReplayed
-
-if TYPE_CHECKING:
-    from .projects import ProjectManager
+from .idempotency import EntryFor, Idempotency
+from .limits import Limits
+from .ports import BulkMetrics, ImportSpool, ImportStamp, ProjectStore, SchemaProvider
+from .request_ids import RequestKey
 
 IMPORT_METHOD = "ImportProjects"
 STRUCT_BATCH_ROWS = 5_000
@@ -97,29 +95,6 @@ class ArrowRows:
 ImportChunk = StructRows | ArrowRows
 
 
-@dataclass(frozen=True)
-class ImportStamp:
-    """What every imported row shares: its create/update time and schema version."""
-
-    now: datetime
-    schema_version: str
-
-
-class ImportSpool(Protocol):
-    """Storage's staging area for one import (see storage/import_spool.py)."""
-
-    @property
-    def rows(self) -> int: ...
-
-    def append(self, table: pa.Table) -> None: ...
-
-    def commit(self, stamp: ImportStamp, log: LogEntry | None, timeout: float | None) -> int:
-        """Inserts every spooled row in one transaction; raises RequestReplayed if the id is logged."""
-        ...
-
-    def close(self) -> None: ...
-
-
 @dataclass
 class ImportReport:
     received: int = 0
@@ -147,6 +122,34 @@ class ImportReport:
         return cls(data["received"], data["imported"], data["failed"], errors, data["truncated"])
 
 
+@dataclass
+class Imports:
+    """The ImportProjects use case: its collaborators, and the runs it begins."""
+
+    schemas: SchemaProvider
+    schema_id: str
+    store: ProjectStore
+    requests: Idempotency
+    limits: Limits
+    clock: Callable[[], datetime]
+    metrics: BulkMetrics
+
+    def begin(self, mode: ImportMode, *, request_id: str | None = None, timeout: float | None = None) -> ImportRun:
+        """An import fed message by message by a caller that reads the stream itself."""
+        return ImportRun(self, mode, request_id, timeout)
+
+    def run(self, chunks: Iterable[ImportChunk | None], mode: ImportMode, *, request_id: str | None = None,
+            fingerprint: Callable[[], str] = lambda: "", timeout: float | None = None) -> ImportReport:
+        """The whole import from an iterable of messages; the fingerprint is read once it is consumed."""
+        run = self.begin(mode, request_id=request_id, timeout=timeout)
+        try:
+            for chunk in chunks:
+                run.add(chunk)
+            return run.finish(fingerprint())
+        finally:
+            run.close()
+
+
 class ImportRun:
     """One import, fed message by message (`add`), then committed (`finish`) or abandoned (`close`).
 
@@ -154,9 +157,8 @@ class ImportRun:
     costs no thread while it thinks.
     """
 
-    def __init__(self, manager: ProjectManager, mode: ImportMode, request_id: str | None,
-                 timeout: float | None) -> None:
-        self._manager = manager
+    def __init__(self, imports: Imports, mode: ImportMode, request_id: str | None, timeout: float | None) -> None:
+        self._imports = imports
         self._mode = mode
         self._request_id = request_id
         self._timeout = timeout
@@ -164,15 +166,14 @@ class ImportRun:
         self.report = ImportReport()
         self._pending: list[StructRows] = []
         self._pending_rows = 0
-        requests = manager.requests
         # A retry of a logged import: its messages are only read (for the fingerprint), never validated.
-        self._logged = requests.log.find_request(request_id, requests.cutoff()) if request_id is not None else None
+        self._logged = imports.requests.find(request_id)
         self._spool: ImportSpool | None = None
         if self._logged is None:
-            self._active = manager.schemas.active(manager.schema_id, timeout=timeout)
+            self._active = imports.schemas.active(imports.schema_id, timeout=timeout)
             self._validator = ColumnarValidator(self._active.schema, self._active.validator)
-            self._budget = manager.limits.import_budget()
-            self._spool = manager.store.begin_import(self._active.schema)
+            self._budget = imports.limits.import_budget()
+            self._spool = imports.store.begin_import(self._active.schema)
 
     def add(self, chunk: ImportChunk | None) -> None:
         self._messages += 1
@@ -189,7 +190,7 @@ class ImportRun:
             return
         self._budget.add(chunk.count)
         first_row = self.report.received + self._pending_rows + 1
-        self._manager.limits.check_attribute_columns(chunk.count, chunk.columns, first_row, MISSING)
+        self._imports.limits.check_attribute_columns(chunk.count, chunk.columns, first_row, MISSING)
         self._pending.append(chunk)
         self._pending_rows += chunk.count
         if self._pending_rows >= STRUCT_BATCH_ROWS:
@@ -214,38 +215,22 @@ class ImportRun:
 
     def finish(self, fingerprint: str) -> ImportReport:
         """Commits every valid row in one transaction (ATOMIC: none if any row failed); the report."""
-        manager, requests = self._manager, self._manager.requests
         key = RequestKey(self._request_id, IMPORT_METHOD, fingerprint) if self._request_id is not None else None
-        if self._logged is not None:
-            assert key is not None
-            return ImportReport.from_json(requests.check(key, self._logged))
+        return self._imports.requests.run(key, self._commit, ImportReport.from_json, earlier=self._logged)
+
+    def _commit(self, entry: EntryFor) -> ImportReport:
         assert self._spool is not None
         self._flush_structs()
         report = self.report
         if self._mode is ImportMode.ATOMIC and report.failed:
             return report  # nothing written, nothing to remember
         report.imported = self._spool.rows
-        try:
-            self._spool.commit(ImportStamp(manager.clock(), self._active.schema.version),
-                               requests.entry(key, report.to_json), self._timeout)
-        except RequestReplayed as replayed:
-            assert key is not None
-            return ImportReport.from_json(requests.check(key, replayed.logged))
-        manager.metrics.add_imported_rows(self._active.schema.table_name, report.imported)
+        imports = self._imports
+        self._spool.commit(ImportStamp(imports.clock(), self._active.schema.version), entry(report.to_json),
+                           self._timeout)
+        imports.metrics.add_imported_rows(self._active.schema.table_name, report.imported)
         return report
 
     def close(self) -> None:
         if self._spool is not None:
             self._spool.close()
-
-
-def run_import(manager: ProjectManager, chunks: Iterable[ImportChunk | None], mode: ImportMode, *,
-               request_id: str | None, fingerprint: Callable[[], str], timeout: float | None) -> ImportReport:
-    """The whole import from an iterable of messages (tests and in-process callers)."""
-    run = ImportRun(manager, mode, request_id, timeout)
-    try:
-        for chunk in chunks:
-            run.add(chunk)
-        return run.finish(fingerprint())
-    finally:
-        run.close()

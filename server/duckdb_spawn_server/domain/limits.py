@@ -39,6 +39,7 @@ LIMIT_VARIABLES = {
 
 # The most any configuration may allow: one response or transaction stays a reasonable size.
 PAGE_SIZE_CEILING = 1000
+DEFAULT_PAGE_SIZE = 50
 BATCH_SIZE_CEILING = 1000
 
 
@@ -146,10 +147,22 @@ class Limits:
 
     # -- paging and batches -----------------------------------------------------------
     def page_size(self, requested: int) -> int:
-        """AIP-158: a page size above the maximum is coerced to it, not refused."""
-        return min(requested, self.max_page_size)
+        """AIP-158: 0 is the default, a negative size is invalid, one above the maximum is served as
+        the maximum (coerced, not refused)."""
+        if requested < 0:
+            raise InvalidArgument(
+                "page_size must not be negative",
+                violations=[FieldViolation("page_size", "must be 0 (default) or positive", "INVALID_PAGE_SIZE")],
+                reason="INVALID_PAGE_SIZE")
+        return min(requested or DEFAULT_PAGE_SIZE, self.max_page_size)
 
     def check_batch(self, count: int, field_name: str = "requests") -> None:
+        """A batch holds 1 to max_batch_size requests."""
+        if not count:
+            description = "must hold at least 1 request"
+            raise InvalidArgument(f"{field_name} {description}",
+                                  violations=[FieldViolation(field_name, description, "INVALID_BATCH_SIZE")],
+                                  reason="INVALID_BATCH_SIZE")
         if count > self.max_batch_size:
             raise _too_big(field_name, f"has {count} entries", "max_batch_size", self.max_batch_size,
                            "BATCH_TOO_LARGE")

@@ -7,11 +7,10 @@ health check reads `SchemaCacheStatus`. Nothing here knows HTTP or gRPC.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Protocol
 
 from .schema import TableSchema
 
@@ -107,17 +106,3 @@ class SchemaCacheStatus:
         if self.ontology_reachable is False:
             reasons.append("ontology server unreachable")
         return reasons
-
-
-class SchemaRegistry(Protocol):
-    def hosted_ids(self) -> tuple[str, ...]: ...
-
-    def describe(self, schema_id: str) -> SchemaInfo:
-        """The schema in force for `schema_id`; NotFound if not hosted, Unavailable if none yet."""
-        ...
-
-    def refresh(self, schema_ids: Sequence[str], *, timeout: float | None = None) -> list[RefreshReport]:
-        """Fetches now (bypassing the circuit breaker's wait) and reports what changed."""
-        ...
-
-    def status(self) -> SchemaCacheStatus: ...

@@ -14,43 +14,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from .errors import DomainError, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from .migration import MigrationPlan, MigrationStep, StepAction, StepSafety, TableState, plan_migration
 from .names import table_name
-from .projects import SchemaProvider
+from .ports import NoTableMetrics, SchemaProvider, TableMetrics, TableStore
 from .schema import InvalidSchema, TableSchema
 from .schema_registry import SwapResult
 from .tables import TableColumn, TableCreation, TableInfo, TableUpdate
 from .values import to_text
 
 log = logging.getLogger(__name__)
-
-
-class TableStore(Protocol):
-    def create(self, schema: TableSchema, timeout: float | None = None) -> TableCreation: ...
-
-    def state(self, table: str) -> TableState | None: ...
-
-    def apply(self, plan: MigrationPlan, steps: Sequence[MigrationStep], *,
-              timeout: float | None = None) -> TableState: ...
-
-    def drop(self, table: str, timeout: float | None = None) -> bool: ...
-
-
-class TableMetrics(Protocol):
-    def table_operation(self, operation: str, status: str) -> None: ...
-
-    def table_created(self, ok: bool) -> None: ...
-
-
-class _NoMetrics:
-    def table_operation(self, operation: str, status: str) -> None:
-        pass
-
-    def table_created(self, ok: bool) -> None:
-        pass
 
 
 # (schema_id, document text) -> schema; raises InvalidSchema (ontology.formats.parse_schema_text).
@@ -64,7 +38,7 @@ class TableAdmin:
     schema_ids: Sequence[str]
     parse_schema: SchemaParser | None = None
     auto_migrate: bool = True
-    metrics: TableMetrics = _NoMetrics()  # noqa: RUF009 - stateless
+    metrics: TableMetrics = NoTableMetrics()  # noqa: RUF009 - stateless
     protected_tables: frozenset[str] = frozenset({"projects"})
 
     # -- the schema cache's swap hook ------------------------------------------------

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 
 from ..domain.errors import NotFound, Unavailable
 from ..domain.names import schema_name
-from ..domain.projects import ActiveSchema
+from ..domain.records import ActiveSchema
 from ..domain.schema import InvalidSchema, TableSchema
 from ..domain.schema_registry import (
     RefreshOutcome,

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 
 from ..domain.errors import NotFound
-from ..domain.projects import ActiveSchema
+from ..domain.records import ActiveSchema
 from ..domain.schema import TableSchema
 from ..observability.schema_status import SchemaCacheSnapshot
 

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..domain.columnar import arrow_type, arrow_value
-from ..domain.projects import ProjectRecord
+from ..domain.records import ProjectRecord
 from ..domain.schema import Column, TableSchema
 from .ddl import CREATE_TIME, ETAG, SCHEMA_VERSION, UPDATE_TIME
 

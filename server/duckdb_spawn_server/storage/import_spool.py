@@ -22,8 +22,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ..domain.idempotency import LogEntry, RequestReplayed
-from ..domain.imports import ImportStamp
+from ..domain.ports import ImportStamp
+from ..domain.request_ids import LogEntry, RequestReplayed
 from ..domain.schema import ColumnRole, TableSchema
 from .ddl import CREATE_TIME, ETAG, SCHEMA_VERSION, UPDATE_TIME
 from .disk_guard import DiskSpaceGuard, low_disk_space

@@ -20,11 +20,11 @@ import pyarrow as pa
 
 from ..domain.errors import AlreadyExists
 from ..domain.futures import then
-from ..domain.idempotency import LogEntry, LoggedRequest, RequestReplayed
 from ..domain.names import project_name
 from ..domain.ordering import key_values
-from ..domain.projects import ProjectRecord, StoredPage
 from ..domain.queries import ExportFormat, ProjectQuery
+from ..domain.records import ProjectRecord, StoredPage
+from ..domain.request_ids import LogEntry, LoggedRequest, RequestReplayed
 from ..domain.schema import TableSchema
 from ..domain.summaries import Summary, SummaryPlan
 from .arrow_rows import records_to_arrow

@@ -28,7 +28,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..domain.projects import ProjectRecord
+from ..domain.records import ProjectRecord
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from ..domain.idempotency import LogEntry, LoggedRequest
+from ..domain.request_ids import LogEntry, LoggedRequest
 from .pool import ConnectionPool
 from .sql import first_row, quote_identifier, table_exists
 from .writer import Execute, GroupCommitWriter
