@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -52,15 +51,16 @@ from .domain.idempotency import Idempotency
 from .domain.projects import ProjectManager
 from .domain.table_admin import TableAdmin
 from .observability.audit import AuditLog
-from .observability.checks import CheckResult, HealthReporter, Status
+from .observability.checks import HealthReporter, Status
 from .observability.collectors import ServiceCollector
 from .observability.health import HealthState
 from .observability.health_checks import (
     CpuCheck,
+    DatabaseCheck,
     OntologyHealthProbe,
+    SchemaCheck,
     disk_check,
     memory_check,
-    schema_cache_check,
 )
 from .observability.log_level import LogLevelControl
 from .observability.metrics import ServiceMetrics
@@ -77,23 +77,12 @@ from .ontology.formats import parse_schema_text
 from .security.setup import build_security
 from .storage.database import Database, DatabaseError, DatabaseSettings
 from .storage.disk_guard import DiskSpaceGuard
-from .storage.layouts import TableLayouts
+from .storage.duckdb_storage import DuckDBStorage, WriterSettings
 from .storage.memory_limit import default_memory_limit
-from .storage.pool import ConnectionPool
-from .storage.probe import DatabaseProbe, database_files, table_row_counts
-from .storage.project_store import DuckDBProjectStore
+from .storage.probe import database_files, table_row_counts
 from .storage.record_cache import RecordCache
-from .storage.tables import TableStore
-from .storage.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Storage:
-    database: Database
-    pool: ConnectionPool
-    writer: GroupCommitWriter
 
 
 class Application:
@@ -107,7 +96,7 @@ class Application:
         self._ready_announced = False
         self.health = HealthState(OWN_SERVICES)
         self.drain_gate = DrainGate()
-        self.storage: Storage | None = None
+        self.storage: DuckDBStorage | None = None
         in_memory = settings.duckdb_path == ":memory:"
         database_file = None if in_memory else Path(settings.duckdb_path).expanduser().absolute()
         self.disk_guard = DiskSpaceGuard(None if database_file is None else database_file.parent,
@@ -119,15 +108,18 @@ class Application:
         # Observability: one registry per Application (several may share a process in tests).
         self.metrics = ServiceMetrics()
         self.schema_metrics = SchemaMetrics(self.metrics.registry)
-        self.database_probe: DatabaseProbe | None = None
         self.ontology_probe = OntologyHealthProbe(
             settings.onto_server_url, timeout=min(settings.onto_server_timeout, 2.0),
             cache_seconds=settings.onto_health_cache_seconds, use_mock=settings.use_mock_onto_server,
             metrics=self.metrics.domain)
         self._cpu_check = CpuCheck()
+        self.database_check = DatabaseCheck(
+            str(settings.duckdb_path), settings.health_database_timeout,
+            lambda: self.storage.database if self.storage is not None else None)
+        self.schema_check = SchemaCheck(self.schemas.peek, self.tables.peek)
         self.reporter = HealthReporter(
-            [("database", self._check_database), ("ontology_server", self.ontology_probe),
-             ("schema_cache", self._check_schemas),
+            [("database", self.database_check), ("ontology_server", self.ontology_probe),
+             ("schema_cache", self.schema_check),
              ("disk", lambda: disk_check(settings.duckdb_path, self.disk_guard.reserve_bytes,
                                          self.disk_guard.state().wal_bytes)),
              ("memory", memory_check), ("cpu", self._cpu_check)],
@@ -233,9 +225,7 @@ class Application:
             schemas.stop()
         self.offload.shutdown()
         if self.storage is not None:
-            self.storage.writer.stop(timeout=5.0)
-            self.storage.pool.close()
-            self.storage.database.checkpoint_and_close()
+            self.storage.close()
         if self._metrics_server is not None:
             self._metrics_server.stop()
         self.ontology_probe.close()
@@ -255,19 +245,14 @@ class Application:
             return
         s = self.settings
         database.on_invalidated(self._database_invalidated)
-        writer = GroupCommitWriter(database, queue_size=s.write_queue_size, max_group=s.write_group_max,
-                                   group_delay=s.write_group_delay_ms / 1000, guard=self.disk_guard)
-        writer.start()
-        pool = ConnectionPool(database, s.duckdb_pool_size)
-        self.storage = Storage(database, pool, writer)
-        layouts = TableLayouts(pool)  # one instance: every DDL publishes the new layout to it
-        table_store = TableStore(pool, writer, layouts, cache=self.record_cache)
-        table_store.ensure_catalog()
+        storage = self.storage = DuckDBStorage.build(
+            database, pool_size=s.duckdb_pool_size, guard=self.disk_guard, cache=self.record_cache,
+            writer=WriterSettings(s.write_queue_size, s.write_group_max, s.write_group_delay_ms / 1000))
         schemas = SchemaCache(
             s.onto_schema_ids, OntologyClient(s.onto_server_url, s.onto_server_timeout),
             DiskCopies.beside(s.duckdb_path), CacheSettings(ttl=s.onto_cache_ttl, use_mock=s.use_mock_onto_server),
             self.schema_metrics, requests=self.metrics.domain)
-        tables = TableAdmin(schemas, table_store, s.onto_schema_ids, parse_schema=parse_schema_text,
+        tables = TableAdmin(schemas, storage.tables, s.onto_schema_ids, parse_schema=parse_schema_text,
                             auto_migrate=s.auto_migrate == "additive", metrics=self.schema_metrics)
         schemas.set_swap_hook(tables.prepare)  # the table is created or migrated before its schema is in force
         schemas.add_listener(self._update_readiness)
@@ -276,16 +261,12 @@ class Application:
         self.schema_metrics.watch_cache(schemas.status)
         self.schemas.set(schemas)
         self.tables.set(tables)
-        spool_dir = None if s.duckdb_path == ":memory:" else str(database.path.parent)  # import spools
-        store = DuckDBProjectStore(pool, writer, layouts, spool_dir=spool_dir, guard=self.disk_guard,
-                                   cache=self.record_cache)
-        store.prepare()
+        store = storage.projects
         retention = timedelta(seconds=s.request_id_retention_seconds)
         self.projects.set(ProjectManager(schemas, store, idempotency=Idempotency(store, retention),
                                          metrics=self.metrics.domain, limits=self.security.limits))
-        self.database_probe = DatabaseProbe(database)
         self._monitor = HealthMonitor(
-            self.health, [("database", self._probe_database), ("schema", self._probe_schemas)],
+            self.health, [("database", self.database_check.probe), ("schema", self.schema_check.probe)],
             s.health_probe_interval, samplers=[self._cpu_check.sample, self._refresh_ontology_probe])
         schemas.start()
         self._update_readiness()
@@ -331,46 +312,9 @@ class Application:
         self.health.fail_liveness("database", f"the database was invalidated: {reason}")
 
     # -- health checks and live state ------------------------------------------------
-    def _check_database(self) -> CheckResult:
-        if self.database_probe is None:
-            return CheckResult("database", Status.UNHEALTHY, "database not open yet")
-        if self.storage is not None and self.storage.database.invalidated is not None:
-            return CheckResult("database", Status.UNHEALTHY,
-                               "DuckDB invalidated the database after a fatal error; writes are refused and "
-                               f"liveness fails until a restart: {self.storage.database.invalidated}",
-                               {"path": str(self.settings.duckdb_path)})
-        result = self.database_probe.check(self.settings.health_database_timeout)
-        observed = {"path": str(self.settings.duckdb_path), "latency_ms": round(result.seconds * 1000, 3)}
-        if not result.ok:
-            return CheckResult("database", Status.UNHEALTHY, f"the database cannot answer: {result.error}",
-                               observed)
-        return CheckResult("database", Status.HEALTHY, "a query answered", observed)
-
-    def _check_schemas(self) -> CheckResult:
-        schemas = self.schemas.peek()
-        if schemas is None:
-            return CheckResult("schema_cache", Status.UNHEALTHY, "the schema cache is not started yet")
-        tables = self.tables.peek()
-        pending = tables.pending_migrations(timeout=1.0) if tables is not None and schemas.ready() else {}
-        return schema_cache_check(schemas.status(), pending)
-
     def _schema_snapshots(self) -> list:  # type: ignore[type-arg]
         schemas = self.schemas.peek()
         return snapshots_of(schemas.status()) if schemas is not None else []
-
-    def _probe_database(self) -> tuple[bool, str]:
-        if self.database_probe is None:
-            return False, "database not open yet"
-        if self.storage is not None and self.storage.database.invalidated is not None:
-            return False, "the database was invalidated"
-        result = self.database_probe.check(self.settings.health_database_timeout)
-        return result.ok, result.error
-
-    def _probe_schemas(self) -> tuple[bool, str]:
-        schemas = self.schemas.peek()
-        if schemas is None or not schemas.ready():
-            return False, "not every hosted schema has loaded"
-        return True, ""
 
     def _refresh_ontology_probe(self) -> None:
         if not self.ontology_probe.use_mock:

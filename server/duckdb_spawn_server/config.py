@@ -1,7 +1,8 @@
 """Every environment variable the service reads, parsed and validated in one place.
 
-`VARIABLES` is the single list: the loader, the README table and the Helm
-chart's tests all derive from it. A bad value raises `ConfigError` naming the
+`Settings` declares each variable once, as a typed field; `VARIABLES`, the
+loader, the README table and the Helm chart's tests all derive from it, and
+sections such as `Limits` are built from the fields that share their names. A bad value raises `ConfigError` naming the
 variable; `main` prints it on one line and exits with status 2.
 """
 
@@ -10,12 +11,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 # Ceilings the domain enforces whatever the configuration says: a larger setting would be silently ineffective.
 from .domain import filter_syntax, limits
+
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -169,9 +172,143 @@ def _client_roles(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def variable(default: str, parse: Callable[[str], Any], doc: str) -> Any:
+    """Declares a Settings field as an environment variable: the field's name upper-cased."""
+    return field(metadata={"default": default, "parse": parse, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every variable, declared once: name (the field's, upper-cased), type, default, parser, meaning."""
+
+    grpc_host: str = variable("0.0.0.0", _host, "Address the gRPC server binds to.")
+    grpc_port: int = variable("50051", _int_range(0, 65535), "gRPC port (0 picks a free port).")
+    health_port: int = variable("0", _int_range(0, 65535),
+        "Plaintext port serving only grpc.health.v1 (no auth), for probes that cannot speak TLS "
+        "(0: none; the Helm chart sets it when TLS is on).")
+    metrics_port: int = variable("9464", _int_range(0, 65535),
+        "Prometheus /metrics HTTP port (0 picks a free port).")
+    metrics_enabled: bool = variable("true", _bool, "Serve Prometheus /metrics.")
+    grpc_max_workers: int = variable("16", _int_range(1, 1024),
+        "Threads for the blocking part of RPCs (database queries, imports, exports); RPCs themselves run "
+        "on one event loop, so idle streams and writes waiting for their group commit hold none.")
+    grpc_max_concurrent_rpcs: int = variable("256", _int_range(1, 100_000),
+        "Unary RPCs accepted at once (health checks excepted); more get RESOURCE_EXHAUSTED.")
+    grpc_max_concurrent_streams: int = variable("100", _int_range(1, 100_000),
+        "Streaming RPCs (imports, exports, watches) open at once, apart from the unary ones; more get "
+        "RESOURCE_EXHAUSTED.")
+    stream_idle_timeout: float = variable("30", _float_range(0.1, 86_400),
+        "Seconds a client stream (ImportProjects) may wait for its next message before it is ended "
+        "with DEADLINE_EXCEEDED.")
+    query_timeout: float = variable("60", _float_range(0.001, 86_400),
+        "Seconds one database step of an RPC may run (a query, a page of an export), within the call's "
+        "own deadline; then it is interrupted and the call gets DEADLINE_EXCEEDED.")
+    duckdb_path: str = variable("data_product.db", _nonempty,
+        "DuckDB database file (its directory is created).")
+    duckdb_threads: int = variable("0", _int_range(0, 1024),
+        "DuckDB worker threads (0: one per cpu).")
+    duckdb_memory_limit: str = variable("", _memory_limit,
+        "DuckDB memory limit such as 1GB, or a share of a size such as 75% of 2048MiB "
+        "(empty: 75% of the container's memory limit (cgroup), or without one DuckDB's default, 80% of RAM).")
+    duckdb_pool_size: int = variable("8", _int_range(1, 256), "Read connections in the pool.")
+    read_cache_entries: int = variable("100000", _int_range(0, 100_000_000),
+        "Projects kept in memory for GetProject, coherent with every write (0: none).")
+    disk_free_reserve: int = variable("128MiB", _size_bytes,
+        "Free space kept on the database volume: below it writes get UNAVAILABLE (LOW_DISK_SPACE) and "
+        "resume by themselves once space is freed; reads go on. DuckDB checkpoints whenever its WAL "
+        "reaches a quarter of it (at most 16MiB), so a checkpoint always fits (0: no reserve).")
+    write_queue_size: int = variable("10000", _int_range(1, 1_000_000),
+        "Writes waiting for the writer before callers get UNAVAILABLE.")
+    write_group_max: int = variable("1024", _int_range(1, 100_000),
+        "Most writes committed in one group transaction.")
+    write_group_delay_ms: float = variable("2", _float_range(0, 100),
+        "When writes arrive concurrently, the writer keeps gathering a group while the next write "
+        "arrives within this many milliseconds, for at most 10 times as long in all (fewer, larger "
+        "transactions; 0: commit at once).")
+    onto_server_url: str = variable("http://localhost:8001", _http_url,
+        "Base URL of the ontology server.")
+    onto_server_timeout: float = variable("5", _float_range(0.05, 300),
+        "Seconds to wait for the ontology server.")
+    use_mock_onto_server: bool = variable("true", _bool,
+        "Serve the built-in mock schemas while neither the ontology server nor a saved copy has given one; "
+        "GetHealth is DEGRADED meanwhile (false: never).")
+    onto_schema_ids: tuple[str, ...] = variable("project_schema", _schema_ids,
+        "Comma-separated ids of the schemas (and so tables) this service hosts.")
+    onto_cache_ttl: float = variable("60", _float_range(0.1, 86_400),
+        "Seconds a fetched schema is fresh before it is revalidated.")
+    onto_health_cache_seconds: float = variable("10", _float_range(0, 3600),
+        "Seconds GetHealth reuses the ontology server's /health answer.")
+    health_probe_interval: float = variable("5", _float_range(0.05, 3600),
+        "Seconds between background probes that keep readiness true (database query, schema loaded).")
+    health_database_timeout: float = variable("2", _float_range(0.05, 60),
+        "Seconds the database health query may take before the database counts as not answering.")
+    auto_migrate: str = variable("additive", _auto_migrate,
+        "When a refreshed schema arrives: additive applies its safe migration steps; off applies none.")
+    log_level: str = variable("INFO", _log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+    request_id_retention_seconds: float = variable("86400", _float_range(1, 31_536_000),
+        "How long a request id (AIP-155) is remembered: a retry within it returns the first result.")
+    shutdown_drain_seconds: float = variable("5", _float_range(0, 3600),
+        "After SIGTERM: seconds readiness reports NOT_SERVING before new calls are turned away.")
+    shutdown_grace_seconds: float = variable("10", _float_range(0, 3600),
+        "Then: seconds in-flight RPCs get to finish before they are cancelled.")
+    # -- security: authentication, TLS (see the README's Security section) --------------------
+    auth_tokens_file: str = variable("", _path_or_empty,
+        "JSON file of bearer tokens with their names and roles (empty: a generated admin token only).")
+    auth_admin_token_file: str = variable("", _path_or_empty,
+        "Without AUTH_TOKENS_FILE: where the generated admin token is kept, mode 0600 "
+        "(empty: admin.token beside the database).")
+    auth_required: bool = variable("false", _bool,
+        "Every RPC (except health) needs a token or mapped client certificate.")
+    auth_anonymous_role: str = variable("writer", _choice("none", "reader", "writer"),
+        "Role of callers without credentials while AUTH_REQUIRED is false (never admin).")
+    grpc_reflection: str = variable("open", _choice("open", "authenticated", "off"),
+        "Server reflection: open (behind authentication when AUTH_REQUIRED), authenticated "
+        "(a token or mapped certificate) or off.")
+    tls_cert_file: str = variable("", _path_or_empty,
+        "PEM server certificate chain; with TLS_KEY_FILE turns TLS on (empty: plaintext).")
+    tls_key_file: str = variable("", _path_or_empty, "PEM private key of TLS_CERT_FILE.")
+    tls_client_ca_file: str = variable("", _path_or_empty,
+        "PEM CA bundle; when set, clients must present a certificate it signed (mutual TLS).")
+    tls_client_roles: tuple[tuple[str, str], ...] = variable("", _client_roles,
+        "Client certificate common name -> role, as cn:role pairs separated by commas.")
+    # -- limits (each refusal names its variable) ----------------------------------------------
+    grpc_max_message_bytes: int = variable(str(16 * 1024 * 1024),
+        _int_range(64 * 1024, 2**31 - 1),
+        "Largest message received or sent; larger ones get RESOURCE_EXHAUSTED.")
+    max_attributes: int = variable("256", _int_range(1, 100_000),
+        "Most attributes in one project; more is INVALID_ARGUMENT.")
+    max_attribute_bytes: int = variable("65536", _int_range(16, 2**31 - 1),
+        "Most bytes of one attribute (name plus encoded value); more is INVALID_ARGUMENT.")
+    max_filter_length: int = variable("2048", _int_range(1, filter_syntax.MAX_FILTER_LENGTH),
+        f"Most characters in a filter (at most {filter_syntax.MAX_FILTER_LENGTH}); more is INVALID_ARGUMENT.")
+    max_filter_terms: int = variable("50", _int_range(1, filter_syntax.MAX_FILTER_TERMS),
+        f"Most terms (comparisons) in a filter (at most {filter_syntax.MAX_FILTER_TERMS}); more is INVALID_ARGUMENT.")
+    max_order_by_length: int = variable("512", _int_range(1, 100_000),
+        "Most characters in order_by; more is INVALID_ARGUMENT.")
+    max_page_size: int = variable("1000", _int_range(1, limits.PAGE_SIZE_CEILING),
+        f"Largest page (at most {limits.PAGE_SIZE_CEILING}); a larger page_size is served as this many (AIP-158).")
+    max_batch_size: int = variable("1000", _int_range(1, limits.BATCH_SIZE_CEILING),
+        f"Most requests in one BatchCreateProjects (at most {limits.BATCH_SIZE_CEILING}); more is INVALID_ARGUMENT.")
+    max_import_rows_per_message: int = variable("10000", _int_range(1, 10_000_000),
+        "Most rows in one ImportProjects message; more is INVALID_ARGUMENT.")
+    max_import_rows: int = variable("0", _int_range(0, 10**12),
+        "Most rows in one ImportProjects stream, a guard against abuse; more is RESOURCE_EXHAUSTED "
+        "(0: no cap; an import of any size streams through in bounded memory, and the disk guard "
+        "refuses one the volume cannot hold).")
+    rate_limit_per_second: float = variable("0", _float_range(0, 1_000_000),
+        "Calls per second each principal may make on average (0: no rate limit); "
+        "more get RESOURCE_EXHAUSTED with RetryInfo.")
+    rate_limit_burst: int = variable("100", _int_range(1, 1_000_000),
+        "Calls a principal may make at once before RATE_LIMIT_PER_SECOND applies.")
+
+    def section(self, target: type[T]) -> T:
+        """A dataclass of settings whose fields are named as variables here (e.g. `Limits`)."""
+        return target(**{f.name: getattr(self, f.name) for f in fields(target)})  # type: ignore[call-arg]
+
+
 @dataclass(frozen=True)
 class Variable:
-    """One environment variable: its name, default (as text), parser and meaning."""
+    """One environment variable as the README and the chart's tests see it."""
 
     name: str
     field: str
@@ -180,184 +317,9 @@ class Variable:
     doc: str
 
 
-VARIABLES: tuple[Variable, ...] = (
-    Variable("GRPC_HOST", "grpc_host", "0.0.0.0", _host, "Address the gRPC server binds to."),
-    Variable("GRPC_PORT", "grpc_port", "50051", _int_range(0, 65535), "gRPC port (0 picks a free port)."),
-    Variable("HEALTH_PORT", "health_port", "0", _int_range(0, 65535),
-             "Plaintext port serving only grpc.health.v1 (no auth), for probes that cannot speak TLS "
-             "(0: none; the Helm chart sets it when TLS is on)."),
-    Variable("METRICS_PORT", "metrics_port", "9464", _int_range(0, 65535),
-             "Prometheus /metrics HTTP port (0 picks a free port)."),
-    Variable("METRICS_ENABLED", "metrics_enabled", "true", _bool, "Serve Prometheus /metrics."),
-    Variable("GRPC_MAX_WORKERS", "grpc_max_workers", "16", _int_range(1, 1024),
-             "Threads for the blocking part of RPCs (database queries, imports, exports); RPCs themselves run "
-             "on one event loop, so idle streams and writes waiting for their group commit hold none."),
-    Variable("GRPC_MAX_CONCURRENT_RPCS", "grpc_max_concurrent_rpcs", "256", _int_range(1, 100_000),
-             "Unary RPCs accepted at once (health checks excepted); more get RESOURCE_EXHAUSTED."),
-    Variable("GRPC_MAX_CONCURRENT_STREAMS", "grpc_max_concurrent_streams", "100", _int_range(1, 100_000),
-             "Streaming RPCs (imports, exports, watches) open at once, apart from the unary ones; more get "
-             "RESOURCE_EXHAUSTED."),
-    Variable("STREAM_IDLE_TIMEOUT", "stream_idle_timeout", "30", _float_range(0.1, 86_400),
-             "Seconds a client stream (ImportProjects) may wait for its next message before it is ended "
-             "with DEADLINE_EXCEEDED."),
-    Variable("QUERY_TIMEOUT", "query_timeout", "60", _float_range(0.001, 86_400),
-             "Seconds one database step of an RPC may run (a query, a page of an export), within the call's "
-             "own deadline; then it is interrupted and the call gets DEADLINE_EXCEEDED."),
-    Variable("DUCKDB_PATH", "duckdb_path", "data_product.db", _nonempty,
-             "DuckDB database file (its directory is created)."),
-    Variable("DUCKDB_THREADS", "duckdb_threads", "0", _int_range(0, 1024),
-             "DuckDB worker threads (0: one per cpu)."),
-    Variable("DUCKDB_MEMORY_LIMIT", "duckdb_memory_limit", "", _memory_limit,
-             "DuckDB memory limit such as 1GB, or a share of a size such as 75% of 2048MiB "
-             "(empty: 75% of the container's memory limit (cgroup), or without one DuckDB's default, 80% of RAM)."),
-    Variable("DUCKDB_POOL_SIZE", "duckdb_pool_size", "8", _int_range(1, 256), "Read connections in the pool."),
-    Variable("READ_CACHE_ENTRIES", "read_cache_entries", "100000", _int_range(0, 100_000_000),
-             "Projects kept in memory for GetProject, coherent with every write (0: none)."),
-    Variable("DISK_FREE_RESERVE", "disk_free_reserve", "128MiB", _size_bytes,
-             "Free space kept on the database volume: below it writes get UNAVAILABLE (LOW_DISK_SPACE) and "
-             "resume by themselves once space is freed; reads go on. DuckDB checkpoints whenever its WAL "
-             "reaches a quarter of it (at most 16MiB), so a checkpoint always fits (0: no reserve)."),
-    Variable("WRITE_QUEUE_SIZE", "write_queue_size", "10000", _int_range(1, 1_000_000),
-             "Writes waiting for the writer before callers get UNAVAILABLE."),
-    Variable("WRITE_GROUP_MAX", "write_group_max", "1024", _int_range(1, 100_000),
-             "Most writes committed in one group transaction."),
-    Variable("WRITE_GROUP_DELAY_MS", "write_group_delay_ms", "2", _float_range(0, 100),
-             "When writes arrive concurrently, the writer keeps gathering a group while the next write "
-             "arrives within this many milliseconds, for at most 10 times as long in all (fewer, larger "
-             "transactions; 0: commit at once)."),
-    Variable("ONTO_SERVER_URL", "onto_server_url", "http://localhost:8001", _http_url,
-             "Base URL of the ontology server."),
-    Variable("ONTO_SERVER_TIMEOUT", "onto_server_timeout", "5", _float_range(0.05, 300),
-             "Seconds to wait for the ontology server."),
-    Variable("USE_MOCK_ONTO_SERVER", "use_mock_onto_server", "true", _bool,
-             "Serve the built-in mock schemas while neither the ontology server nor a saved copy has given one; "
-             "GetHealth is DEGRADED meanwhile (false: never)."),
-    Variable("ONTO_SCHEMA_IDS", "onto_schema_ids", "project_schema", _schema_ids,
-             "Comma-separated ids of the schemas (and so tables) this service hosts."),
-    Variable("ONTO_CACHE_TTL", "onto_cache_ttl", "60", _float_range(0.1, 86_400),
-             "Seconds a fetched schema is fresh before it is revalidated."),
-    Variable("ONTO_HEALTH_CACHE_SECONDS", "onto_health_cache_seconds", "10", _float_range(0, 3600),
-             "Seconds GetHealth reuses the ontology server's /health answer."),
-    Variable("HEALTH_PROBE_INTERVAL", "health_probe_interval", "5", _float_range(0.05, 3600),
-             "Seconds between background probes that keep readiness true (database query, schema loaded)."),
-    Variable("HEALTH_DATABASE_TIMEOUT", "health_database_timeout", "2", _float_range(0.05, 60),
-             "Seconds the database health query may take before the database counts as not answering."),
-    Variable("AUTO_MIGRATE", "auto_migrate", "additive", _auto_migrate,
-             "When a refreshed schema arrives: additive applies its safe migration steps; off applies none."),
-    Variable("LOG_LEVEL", "log_level", "INFO", _log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL."),
-    Variable("REQUEST_ID_RETENTION_SECONDS", "request_id_retention_seconds", "86400", _float_range(1, 31_536_000),
-             "How long a request id (AIP-155) is remembered: a retry within it returns the first result."),
-    Variable("SHUTDOWN_DRAIN_SECONDS", "shutdown_drain_seconds", "5", _float_range(0, 3600),
-             "After SIGTERM: seconds readiness reports NOT_SERVING before new calls are turned away."),
-    Variable("SHUTDOWN_GRACE_SECONDS", "shutdown_grace_seconds", "10", _float_range(0, 3600),
-             "Then: seconds in-flight RPCs get to finish before they are cancelled."),
-    # -- security: authentication, TLS (see the README's Security section) --------------------
-    Variable("AUTH_TOKENS_FILE", "auth_tokens_file", "", _path_or_empty,
-             "JSON file of bearer tokens with their names and roles (empty: a generated admin token only)."),
-    Variable("AUTH_ADMIN_TOKEN_FILE", "auth_admin_token_file", "", _path_or_empty,
-             "Without AUTH_TOKENS_FILE: where the generated admin token is kept, mode 0600 "
-             "(empty: admin.token beside the database)."),
-    Variable("AUTH_REQUIRED", "auth_required", "false", _bool,
-             "Every RPC (except health) needs a token or mapped client certificate."),
-    Variable("AUTH_ANONYMOUS_ROLE", "auth_anonymous_role", "writer", _choice("none", "reader", "writer"),
-             "Role of callers without credentials while AUTH_REQUIRED is false (never admin)."),
-    Variable("GRPC_REFLECTION", "grpc_reflection", "open", _choice("open", "authenticated", "off"),
-             "Server reflection: open (behind authentication when AUTH_REQUIRED), authenticated "
-             "(a token or mapped certificate) or off."),
-    Variable("TLS_CERT_FILE", "tls_cert_file", "", _path_or_empty,
-             "PEM server certificate chain; with TLS_KEY_FILE turns TLS on (empty: plaintext)."),
-    Variable("TLS_KEY_FILE", "tls_key_file", "", _path_or_empty, "PEM private key of TLS_CERT_FILE."),
-    Variable("TLS_CLIENT_CA_FILE", "tls_client_ca_file", "", _path_or_empty,
-             "PEM CA bundle; when set, clients must present a certificate it signed (mutual TLS)."),
-    Variable("TLS_CLIENT_ROLES", "tls_client_roles", "", _client_roles,
-             "Client certificate common name -> role, as cn:role pairs separated by commas."),
-    # -- limits (each refusal names its variable) ----------------------------------------------
-    Variable("GRPC_MAX_MESSAGE_BYTES", "grpc_max_message_bytes", str(16 * 1024 * 1024),
-             _int_range(64 * 1024, 2**31 - 1),
-             "Largest message received or sent; larger ones get RESOURCE_EXHAUSTED."),
-    Variable("MAX_ATTRIBUTES", "max_attributes", "256", _int_range(1, 100_000),
-             "Most attributes in one project; more is INVALID_ARGUMENT."),
-    Variable("MAX_ATTRIBUTE_BYTES", "max_attribute_bytes", "65536", _int_range(16, 2**31 - 1),
-             "Most bytes of one attribute (name plus encoded value); more is INVALID_ARGUMENT."),
-    Variable("MAX_FILTER_LENGTH", "max_filter_length", "2048", _int_range(1, filter_syntax.MAX_FILTER_LENGTH),
-             "Most characters in a filter (at most 4096); more is INVALID_ARGUMENT."),
-    Variable("MAX_FILTER_TERMS", "max_filter_terms", "50", _int_range(1, filter_syntax.MAX_FILTER_TERMS),
-             "Most terms (comparisons) in a filter (at most 64); more is INVALID_ARGUMENT."),
-    Variable("MAX_ORDER_BY_LENGTH", "max_order_by_length", "512", _int_range(1, 100_000),
-             "Most characters in order_by; more is INVALID_ARGUMENT."),
-    Variable("MAX_PAGE_SIZE", "max_page_size", "1000", _int_range(1, limits.PAGE_SIZE_CEILING),
-             "Largest page (at most 1000); a larger page_size is served as this many (AIP-158)."),
-    Variable("MAX_BATCH_SIZE", "max_batch_size", "1000", _int_range(1, limits.BATCH_SIZE_CEILING),
-             "Most requests in one BatchCreateProjects (at most 1000); more is INVALID_ARGUMENT."),
-    Variable("MAX_IMPORT_ROWS_PER_MESSAGE", "max_import_rows_per_message", "10000", _int_range(1, 10_000_000),
-             "Most rows in one ImportProjects message; more is INVALID_ARGUMENT."),
-    Variable("MAX_IMPORT_ROWS", "max_import_rows", "0", _int_range(0, 10**12),
-             "Most rows in one ImportProjects stream, a guard against abuse; more is RESOURCE_EXHAUSTED "
-             "(0: no cap; an import of any size streams through in bounded memory, and the disk guard "
-             "refuses one the volume cannot hold)."),
-    Variable("RATE_LIMIT_PER_SECOND", "rate_limit_per_second", "0", _float_range(0, 1_000_000),
-             "Calls per second each principal may make on average (0: no rate limit); "
-             "more get RESOURCE_EXHAUSTED with RetryInfo."),
-    Variable("RATE_LIMIT_BURST", "rate_limit_burst", "100", _int_range(1, 1_000_000),
-             "Calls a principal may make at once before RATE_LIMIT_PER_SECOND applies."),
-)
-
-
-@dataclass(frozen=True)
-class Settings:
-    grpc_host: str
-    grpc_port: int
-    health_port: int
-    metrics_port: int
-    metrics_enabled: bool
-    grpc_max_workers: int
-    grpc_max_concurrent_rpcs: int
-    grpc_max_concurrent_streams: int
-    stream_idle_timeout: float
-    query_timeout: float
-    duckdb_path: str
-    duckdb_threads: int
-    duckdb_memory_limit: str
-    duckdb_pool_size: int
-    read_cache_entries: int
-    disk_free_reserve: int
-    write_queue_size: int
-    write_group_max: int
-    write_group_delay_ms: float
-    onto_server_url: str
-    onto_server_timeout: float
-    use_mock_onto_server: bool
-    onto_schema_ids: tuple[str, ...]
-    onto_cache_ttl: float
-    onto_health_cache_seconds: float
-    health_probe_interval: float
-    health_database_timeout: float
-    auto_migrate: str
-    log_level: str
-    request_id_retention_seconds: float
-    shutdown_drain_seconds: float
-    shutdown_grace_seconds: float
-    auth_tokens_file: str
-    auth_admin_token_file: str
-    auth_required: bool
-    auth_anonymous_role: str
-    grpc_reflection: str
-    tls_cert_file: str
-    tls_key_file: str
-    tls_client_ca_file: str
-    tls_client_roles: tuple[tuple[str, str], ...]
-    grpc_max_message_bytes: int
-    max_attributes: int
-    max_attribute_bytes: int
-    max_filter_length: int
-    max_filter_terms: int
-    max_order_by_length: int
-    max_page_size: int
-    max_batch_size: int
-    max_import_rows_per_message: int
-    max_import_rows: int
-    rate_limit_per_second: float
-    rate_limit_burst: int
+VARIABLES: tuple[Variable, ...] = tuple(
+    Variable(f.name.upper(), f.name, f.metadata["default"], f.metadata["parse"], f.metadata["doc"])
+    for f in fields(Settings))
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -13,16 +13,16 @@ from duckdb_spawn_server.domain.migration import MigrationStep, StepAction, Step
 from duckdb_spawn_server.domain.schema_registry import SchemaCacheStatus as CacheStatus
 from duckdb_spawn_server.domain.schema_registry import SchemaInfo, SchemaSource
 from duckdb_spawn_server.observability.checks import CheckResult, HealthReporter, Status
+from duckdb_spawn_server.observability.correlation import (
+    CorrelationIdFilter,
+    accept_correlation_id,
+    reset_correlation_id,
+    set_correlation_id,
+)
 from duckdb_spawn_server.observability.health import LIVENESS, READINESS, HealthState
 from duckdb_spawn_server.observability.health_checks import by_percent, safe_url, schema_cache_check
 from duckdb_spawn_server.observability.metrics import DomainMetrics
 from duckdb_spawn_server.observability.monitor import HealthMonitor
-from duckdb_spawn_server.observability.request_context import (
-    RequestIdFilter,
-    accept_request_id,
-    reset_request_id,
-    set_request_id,
-)
 from duckdb_spawn_server.observability.schema_status import SchemaCacheSnapshot
 from duckdb_spawn_server.ontology.mock import mock_schema
 from grpc_health.v1 import health_pb2
@@ -132,19 +132,19 @@ def test_readiness_changes_are_published_once() -> None:
 
 
 def test_client_request_ids_are_accepted_only_as_short_tokens() -> None:
-    assert accept_request_id("abc") == "abc"
-    assert accept_request_id("3f2b8c1e-4d5a-4e6f-8a7b-9c0d1e2f3a4b") == "3f2b8c1e-4d5a-4e6f-8a7b-9c0d1e2f3a4b"
+    assert accept_correlation_id("abc") == "abc"
+    assert accept_correlation_id("3f2b8c1e-4d5a-4e6f-8a7b-9c0d1e2f3a4b") == "3f2b8c1e-4d5a-4e6f-8a7b-9c0d1e2f3a4b"
     for bad in ("", "two words", "x" * 129, 'quote"d', "new\nline", None):
-        assert accept_request_id(bad) is None
+        assert accept_correlation_id(bad) is None
 
 
 def test_every_log_record_written_during_a_request_carries_its_id() -> None:
     record = logging.LogRecord("duckdb_spawn_server.x", logging.INFO, __file__, 1, "m", None, None)
-    token = set_request_id("req-1")
+    token = set_correlation_id("req-1")
     try:
-        RequestIdFilter().filter(record)
+        CorrelationIdFilter().filter(record)
     finally:
-        reset_request_id(token)
+        reset_correlation_id(token)
     assert record.request_id == "req-1"
 
 

@@ -18,12 +18,8 @@ from duckdb_spawn_server.domain.records import utc_now
 from duckdb_spawn_server.ontology.seed_format import parse_seed_schema
 from duckdb_spawn_server.ontology.static_provider import StaticSchemaProvider
 from duckdb_spawn_server.storage.database import Database, DatabaseSettings
-from duckdb_spawn_server.storage.layouts import TableLayouts
-from duckdb_spawn_server.storage.pool import ConnectionPool
-from duckdb_spawn_server.storage.project_store import DuckDBProjectStore
+from duckdb_spawn_server.storage.duckdb_storage import DuckDBStorage
 from duckdb_spawn_server.storage.record_cache import RecordCache
-from duckdb_spawn_server.storage.tables import TableStore
-from duckdb_spawn_server.storage.writer import GroupCommitWriter
 
 
 class Stack:
@@ -31,24 +27,17 @@ class Stack:
                  clock: Callable[[], datetime] = utc_now, retention: timedelta = timedelta(hours=24),
                  read_cache_entries: int = 0) -> None:
         self.database = Database(DatabaseSettings(str(path), threads=2))
-        self.writer = GroupCommitWriter(self.database)
-        self.writer.start()
-        self.pool = ConnectionPool(self.database, 4)
+        self.storage = DuckDBStorage.build(self.database, pool_size=4, cache=RecordCache(read_cache_entries))
+        self.writer, self.pool = self.storage.writer, self.storage.pool
+        self.tables = self.storage.tables
+        self.store = self.storage.projects
         self.schema = parse_seed_schema(schema_id, document)
-        layouts = TableLayouts(self.pool)
-        self.tables = tables = TableStore(self.pool, self.writer, layouts)
-        tables.ensure_catalog()
-        tables.create(self.schema)
-        self.store = DuckDBProjectStore(self.pool, self.writer, layouts, spool_dir=str(path.parent),
-                                        cache=RecordCache(read_cache_entries))
-        self.store.prepare()
+        self.tables.create(self.schema)
         self.manager = ProjectManager(StaticSchemaProvider({schema_id: self.schema}), self.store, schema_id=schema_id,
                                       idempotency=Idempotency(self.store, retention, clock), clock=clock)
 
     def close(self) -> None:
-        self.writer.stop()
-        self.pool.close()
-        self.database.checkpoint_and_close()
+        self.storage.close()
 
 
 @contextmanager

@@ -51,3 +51,30 @@ def test_every_variable_is_documented_in_the_readme() -> None:
     readme = (REPO / "README.md").read_text()
     missing = [v.name for v in VARIABLES if f"`{v.name}`" not in readme]
     assert not missing, f"README does not document {missing}"
+
+
+def test_limits_come_from_the_variables_of_the_same_name() -> None:
+    """Limits is built from Settings by field name: every limit has its variable, with the same default,
+    and the variable named in refusals is the one that sets it."""
+    from dataclasses import fields
+
+    from duckdb_spawn_server.domain.limits import LIMIT_VARIABLES, Limits
+
+    settings = load_settings({})
+    declared = {v.name for v in VARIABLES}
+    assert set(LIMIT_VARIABLES.values()) <= declared
+    assert settings.section(Limits) == Limits()
+    tuned = load_settings({"MAX_PAGE_SIZE": "7", "MAX_IMPORT_ROWS": "12"}).section(Limits)
+    assert (tuned.max_page_size, tuned.max_import_rows) == (7, 12)
+    assert [f.name for f in fields(Limits)] == list(LIMIT_VARIABLES)
+
+
+def test_help_texts_state_the_ceilings_the_domain_enforces() -> None:
+    from duckdb_spawn_server.domain import filter_syntax, limits
+
+    docs = {v.name: v.doc for v in VARIABLES}
+    assert f"at most {filter_syntax.MAX_FILTER_LENGTH}" in docs["MAX_FILTER_LENGTH"]
+    assert f"at most {filter_syntax.MAX_FILTER_TERMS}" in docs["MAX_FILTER_TERMS"]
+    assert f"at most {limits.PAGE_SIZE_CEILING}" in docs["MAX_PAGE_SIZE"]
+    with pytest.raises(ConfigError, match="MAX_PAGE_SIZE"):
+        load_settings({"MAX_PAGE_SIZE": str(limits.PAGE_SIZE_CEILING + 1)})

@@ -23,15 +23,12 @@ import asyncio
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 
+from ..observability.correlation import CORRELATION_HEADER, accept_correlation_id, new_correlation_id
 from ..observability.logging_setup import JsonLinesHandler, json_lines
-from ..observability.request_context import REQUEST_ID_HEADER, accept_request_id, new_request_id
-
-if TYPE_CHECKING:
-    from .pipeline import MethodPolicy
 
 log = logging.getLogger("duckdb_spawn_server.rpc")
 
@@ -43,28 +40,28 @@ _SERVER_FAULTS = (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.Status
 def correlation_id(metadata: tuple[tuple[str, Any], ...]) -> str:
     """The client's `x-request-id` when acceptable, else a new id."""
     for key, value in metadata:
-        if key == REQUEST_ID_HEADER and isinstance(value, str):
-            return accept_request_id(value) or new_request_id()
-    return new_request_id()
+        if key == CORRELATION_HEADER and isinstance(value, str):
+            return accept_correlation_id(value) or new_correlation_id()
+    return new_correlation_id()
 
 
 def client_sent_unusable_id(metadata: tuple[tuple[str, Any], ...], used: str) -> bool:
-    return any(key == REQUEST_ID_HEADER and value != used for key, value in metadata)
+    return any(key == CORRELATION_HEADER and value != used for key, value in metadata)
 
 
 class AccessLog:
-    HEADER = REQUEST_ID_HEADER
+    HEADER = CORRELATION_HEADER
 
     def __init__(self) -> None:
         self._second = -1
         self._second_text = ""
         self._pending: list[str] = []  # lines of this loop iteration, written together
 
-    def finished(self, policy: MethodPolicy, context: grpc.aio.ServicerContext, metadata: tuple[tuple[str, Any], ...],
+    def finished(self, path: str, quiet: bool, context: grpc.aio.ServicerContext, metadata: tuple[tuple[str, Any], ...],
                  correlation: str, code: grpc.StatusCode, started: float) -> None:
         if code in _SERVER_FAULTS:
             level = logging.WARNING
-        elif policy.quiet:
+        elif quiet:
             level = logging.DEBUG
         else:
             level = logging.INFO
@@ -75,7 +72,7 @@ class AccessLog:
         rejected = client_sent_unusable_id(metadata, correlation)
         sink = json_lines()
         if sink is None:  # logging as configured by someone else (tests): the usual way
-            fields: dict[str, Any] = {"request_id": correlation, "rpc_method": policy.path, "grpc_code": code.name,
+            fields: dict[str, Any] = {"request_id": correlation, "rpc_method": path, "grpc_code": code.name,
                                       "duration_ms": duration_ms, "peer": peer}
             if rejected:
                 fields["client_request_id_rejected"] = True
@@ -88,7 +85,7 @@ class AccessLog:
         self._pending.append(
             f'{{"timestamp": "{self._timestamp()}", "level": "{logging.getLevelName(level)}", '
             f'"logger": "{log.name}", "message": "rpc finished", "request_id": "{correlation}", '
-            f'"rpc_method": "{policy.path}", "grpc_code": "{code.name}", "duration_ms": {duration_ms}, '
+            f'"rpc_method": "{path}", "grpc_code": "{code.name}", "duration_ms": {duration_ms}, '
             f'"peer": {json.dumps(peer)}{flag}}}\n')
 
     def _flush(self, sink: JsonLinesHandler) -> None:

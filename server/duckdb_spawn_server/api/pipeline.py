@@ -38,9 +38,9 @@ import grpc
 from google.protobuf.descriptor import MethodDescriptor
 
 from ..domain.errors import DeadlineExceeded, DomainError, ResourceExhausted
+from ..observability.correlation import set_correlation_id
 from ..observability.grpc_metrics import GrpcServerMetrics, MethodMetrics, method_type
 from ..observability.logging_setup import stack_without_message
-from ..observability.request_context import set_request_id
 from .access_log import AccessLog, correlation_id
 from .admission import Admission, Cap
 from .auth import CallGuard, GuardedMethod
@@ -131,7 +131,7 @@ class CallPipeline:
                 await _abort(context, status_for(admission.refusal(cap)), None)
             metadata = context.invocation_metadata() or ()
             correlation = correlation_id(metadata)
-            set_request_id(correlation)
+            set_correlation_id(correlation)
             started = time.perf_counter()
             metrics.start()
             code = _OK
@@ -167,7 +167,7 @@ class CallPipeline:
                 if guarded is not None and guarded.audited:
                     assert guard is not None
                     guard.audit(guarded, context, request, code, error, principal)
-                self.access_log.finished(policy, context, metadata, correlation, code, started)
+                self.access_log.finished(policy.path, policy.quiet, context, metadata, correlation, code, started)
 
         return handle
 
@@ -182,7 +182,7 @@ class CallPipeline:
                 await _abort(context, status_for(admission.refusal(cap)), None)
             metadata = context.invocation_metadata() or ()
             correlation = correlation_id(metadata)
-            set_request_id(correlation)
+            set_correlation_id(correlation)
             started = time.perf_counter()
             metrics.start()
             code = _OK
@@ -218,7 +218,7 @@ class CallPipeline:
                 if guarded is not None and guarded.audited:
                     assert guard is not None
                     guard.audit(guarded, context, request, code, error, principal)
-                self.access_log.finished(policy, context, metadata, correlation, code, started)
+                self.access_log.finished(policy.path, policy.quiet, context, metadata, correlation, code, started)
 
         return handle
 

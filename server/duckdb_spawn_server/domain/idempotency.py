@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from .errors import FieldViolation, InvalidArgument
 from .futures import recover
-from .ports import RequestLog
+from .ports import IdempotencyLog
 from .request_ids import LogEntry, LoggedRequest, RequestKey, RequestReplayed
 
 DEFAULT_RETENTION = timedelta(hours=24)
@@ -48,7 +48,7 @@ def _utc_now() -> datetime:
 
 @dataclass
 class Idempotency:
-    log: RequestLog
+    log: IdempotencyLog
     retention: timedelta = DEFAULT_RETENTION
     clock: Callable[[], datetime] = _utc_now
 

@@ -1,11 +1,11 @@
 """Input limits: how much one request may ask of the service, and the errors when it asks more.
 
-`Limits` is built from configuration (the field names mirror the
-environment variables in `LIMIT_VARIABLES`, which messages name so an
-operator knows which knob to turn). The API layer enforces what it can see
-in a request (api/request_limits.py); domain code that parses further (the
-filter parser, the import pipeline) calls the same checks, e.g.
-`limits.check_filter_terms(len(parsed_terms))` or `ImportBudget.add(...)`.
+`Limits` is built from configuration: each field is the environment
+variable of the same name upper-cased (`LIMIT_VARIABLES`), which messages
+name so an operator knows which knob to turn. The use cases apply them;
+code that parses further (the filter parser, the import pipeline) calls the
+same checks, e.g. `limits.check_filter_terms(len(parsed_terms))` or
+`ImportBudget.add(...)`.
 
 Malformed or oversized *requests* are INVALID_ARGUMENT (retrying them
 unchanged cannot help); exhausting a budget that spans a stream is
@@ -18,24 +18,10 @@ import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import FieldViolation, InvalidArgument, ResourceExhausted
-
-# Limit -> the environment variable that sets it (config.py), named in every message.
-LIMIT_VARIABLES = {
-    "max_attributes": "MAX_ATTRIBUTES",
-    "max_attribute_bytes": "MAX_ATTRIBUTE_BYTES",
-    "max_filter_length": "MAX_FILTER_LENGTH",
-    "max_filter_terms": "MAX_FILTER_TERMS",
-    "max_order_by_length": "MAX_ORDER_BY_LENGTH",
-    "max_page_size": "MAX_PAGE_SIZE",
-    "max_batch_size": "MAX_BATCH_SIZE",
-    "max_import_rows_per_message": "MAX_IMPORT_ROWS_PER_MESSAGE",
-    "max_import_rows": "MAX_IMPORT_ROWS",
-}
-
 
 # The most any configuration may allow: one response or transaction stays a reasonable size.
 PAGE_SIZE_CEILING = 1000
@@ -169,6 +155,10 @@ class Limits:
 
     def import_budget(self) -> ImportBudget:
         return ImportBudget(self)
+
+
+# Limit -> the environment variable that sets it (config.py declares it under the same name), named in messages.
+LIMIT_VARIABLES = {f.name: f.name.upper() for f in fields(Limits)}
 
 
 @dataclass

@@ -48,7 +48,7 @@ class SchemaRegistry(Protocol):
 
 
 # -- projects -----------------------------------------------------------------------------
-class RequestLog(Protocol):
+class IdempotencyLog(Protocol):
     def find_request(self, request_id: str, not_before: datetime) -> LoggedRequest | None:
         """The entry for `request_id` created at or after `not_before`, or None."""
         ...
@@ -77,7 +77,7 @@ class ImportSpool(Protocol):
     def close(self) -> None: ...
 
 
-class ProjectStore(RequestLog, Protocol):
+class ProjectStore(IdempotencyLog, Protocol):
     """Persistence for projects; implemented over DuckDB in storage/.
 
     Writes that take a `log` entry commit it in the same transaction as
@@ -118,7 +118,7 @@ class ProjectStore(RequestLog, Protocol):
     def begin_import(self, schema: TableSchema) -> ImportSpool: ...
 
     def export(self, schema: TableSchema, query: ProjectQuery, export_format: ExportFormat, *,
-               ordered: bool) -> Iterator[tuple[bytes, int]]:
+               ordered: bool) -> Iterator[tuple[bytes | memoryview, int]]:
         """The matching rows as consecutive chunks of one file: (bytes, rows the chunk completes).
 
         `ordered` False: in storage order, without sorting (the client asked for no order).

@@ -132,7 +132,7 @@ class ProjectManager:
         return ProjectPage(page.records, token, page.total_size)
 
     def export(self, export_format: ExportFormat, filter_text: str = "", order_by: str = "", *,
-               timeout: float | None = None) -> Iterator[tuple[bytes, int]]:
+               timeout: float | None = None) -> Iterator[tuple[bytes | memoryview, int]]:
         """The matching projects as one file in `export_format`, in chunks (bytes, rows completed).
 
         The query is checked before the first chunk, so a bad filter fails
@@ -151,8 +151,8 @@ class ProjectManager:
         if order_by:
             self.limits.check_order_by(order_by)
 
-    def _count_exported(self, chunks: Iterator[tuple[bytes, int]], table: str,
-                        export_format: ExportFormat) -> Iterator[tuple[bytes, int]]:
+    def _count_exported(self, chunks: Iterator[tuple[bytes | memoryview, int]], table: str,
+                        export_format: ExportFormat) -> Iterator[tuple[bytes | memoryview, int]]:
         for data, rows in chunks:
             if rows:
                 self.metrics.add_exported_rows(table, export_format.value, rows)

@@ -23,14 +23,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from ..domain.migration import MigrationStep
 from ..domain.schema_registry import SchemaCacheStatus
+from ..storage.database import Database
+from ..storage.probe import DatabaseProbe
 from .checks import CheckResult, Status
 from .metrics import DomainMetrics
 from .system import CpuMeter, CpuSample, sample_disk, sample_memory
@@ -201,3 +204,74 @@ class OntologyHealthProbe:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+
+
+class DatabaseCheck:
+    """Does the database answer? One question for the health report (`__call__`) and readiness (`probe`).
+
+    `database` gives the open database, or None while start-up has not opened it yet.
+    """
+
+    def __init__(self, path: str, timeout: float, database: Callable[[], Database | None]) -> None:
+        self._path = path
+        self._timeout = timeout
+        self._database = database
+        self._probe: DatabaseProbe | None = None
+
+    def __call__(self) -> CheckResult:
+        database = self._database()
+        if database is None:
+            return CheckResult("database", Status.UNHEALTHY, "database not open yet")
+        if database.invalidated is not None:
+            return CheckResult("database", Status.UNHEALTHY,
+                               "DuckDB invalidated the database after a fatal error; writes are refused and "
+                               f"liveness fails until a restart: {database.invalidated}", {"path": self._path})
+        if self._probe is None:
+            self._probe = DatabaseProbe(database)
+        result = self._probe.check(self._timeout)
+        observed = {"path": self._path, "latency_ms": round(result.seconds * 1000, 3)}
+        if not result.ok:
+            return CheckResult("database", Status.UNHEALTHY, f"the database cannot answer: {result.error}",
+                               observed)
+        return CheckResult("database", Status.HEALTHY, "a query answered", observed)
+
+    def probe(self) -> tuple[bool, str]:
+        return _as_probe(self())
+
+
+class SchemaCheck:
+    """Is every hosted schema in force (with its table)? The report adds staleness and pending migrations."""
+
+    def __init__(self, schemas: Callable[[], SchemaReadiness | None],
+                 tables: Callable[[], PendingMigrations | None]) -> None:
+        self._schemas = schemas
+        self._tables = tables
+
+    def __call__(self) -> CheckResult:
+        schemas = self._schemas()
+        if schemas is None:
+            return CheckResult("schema_cache", Status.UNHEALTHY, "the schema cache is not started yet")
+        tables = self._tables()
+        pending = tables.pending_migrations(timeout=1.0) if tables is not None and schemas.ready() else {}
+        return schema_cache_check(schemas.status(), pending)
+
+    def probe(self) -> tuple[bool, str]:
+        schemas = self._schemas()
+        if schemas is None or not schemas.ready():
+            return False, "not every hosted schema has loaded"
+        return True, ""
+
+
+class SchemaReadiness(Protocol):
+    def ready(self) -> bool: ...
+
+    def status(self) -> SchemaCacheStatus: ...
+
+
+class PendingMigrations(Protocol):
+    def pending_migrations(self, timeout: float | None = None) -> Mapping[str, Sequence[MigrationStep]]: ...
+
+
+def _as_probe(result: CheckResult) -> tuple[bool, str]:
+    healthy_enough = result.status is not Status.UNHEALTHY
+    return healthy_enough, "" if healthy_enough else result.message

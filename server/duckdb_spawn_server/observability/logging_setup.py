@@ -2,7 +2,7 @@
 
 Every line has `timestamp` (UTC, RFC 3339), `level`, `logger` and `message`;
 lines written while an RPC is served also carry its `request_id`
-(observability/request_context.py). Python warnings and uncaught exceptions
+(observability/correlation.py). Python warnings and uncaught exceptions
 in any thread go through the same handler, so nothing but JSON reaches
 stdout or stderr.
 """
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from .request_context import RequestIdFilter
+from .correlation import CorrelationIdFilter
 
 # Attributes every LogRecord has; anything else came in through `extra=`.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
@@ -64,7 +64,7 @@ def configure_logging(level: str) -> None:
     handler = JsonLinesHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     _json_lines = handler
-    handler.addFilter(RequestIdFilter())
+    handler.addFilter(CorrelationIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)  # third-party libraries: warnings and up

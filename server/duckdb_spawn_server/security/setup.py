@@ -36,20 +36,6 @@ class Security:
         return self.reflection_access != "off"
 
 
-def limits_from(settings: Settings) -> Limits:
-    return Limits(
-        max_attributes=settings.max_attributes,
-        max_attribute_bytes=settings.max_attribute_bytes,
-        max_filter_length=settings.max_filter_length,
-        max_filter_terms=settings.max_filter_terms,
-        max_order_by_length=settings.max_order_by_length,
-        max_page_size=settings.max_page_size,
-        max_batch_size=settings.max_batch_size,
-        max_import_rows_per_message=settings.max_import_rows_per_message,
-        max_import_rows=settings.max_import_rows,
-    )
-
-
 def admin_token_path(settings: Settings) -> Path:
     if settings.auth_admin_token_file:
         return Path(settings.auth_admin_token_file)
@@ -83,5 +69,5 @@ def build_security(settings: Settings) -> Security:
         reflection_access=reflection_access(settings),
         tls=load_tls(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file),
         admin_token_file=admin_file,
-        limits=limits_from(settings),
+        limits=settings.section(Limits),
     )

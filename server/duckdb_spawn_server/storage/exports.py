@@ -51,7 +51,8 @@ _PIPE_PREFIX = "duckdb-spawn-export-"
 
 
 def export_chunks(pool: ConnectionPool, schema: TableSchema, query: ProjectQuery, export_format: ExportFormat,
-                  source: str, *, ordered: bool, pipe_dir: str | None = None) -> Iterator[tuple[bytes, int]]:
+                  source: str, *, ordered: bool,
+                  pipe_dir: str | None = None) -> Iterator[tuple[bytes | memoryview, int]]:
     """(bytes, rows the chunk completes); `source`: the table, or TableLayouts.source's stand-in."""
     sql, params = export_sql(schema, query, source, export_format, ordered=ordered)
     with pool.connection() as con:
@@ -105,7 +106,7 @@ def _json_value(column: Column) -> str:
     return name
 
 
-def _json_lines(reader: pa.RecordBatchReader) -> Iterator[tuple[bytes, int]]:
+def _json_lines(reader: pa.RecordBatchReader) -> Iterator[tuple[bytes | memoryview, int]]:
     for batch in reader:
         if batch.num_rows:
             yield from _pieces(_string_bytes(batch.column(0)), batch.num_rows)
@@ -120,15 +121,18 @@ def _string_bytes(column: pa.Array) -> memoryview:
     return memoryview(data)[positions[column.offset]:positions[column.offset + len(column)]]
 
 
-def _pieces(data: bytes | memoryview, rows: int) -> Iterator[tuple[bytes, int]]:
-    """`data` in pieces of at most MAX_CHUNK_BYTES; `rows` goes with the last piece."""
+def _pieces(data: bytes | memoryview, rows: int) -> Iterator[tuple[bytes | memoryview, int]]:
+    """`data` in pieces of at most MAX_CHUNK_BYTES; `rows` goes with the last piece.
+
+    The pieces are views, not copies: the wire message (api/wire.py) is the one copy made."""
     if not len(data):
         if rows:
             yield b"", rows
         return
-    for start in range(0, len(data), MAX_CHUNK_BYTES):
+    view = memoryview(data)
+    for start in range(0, len(view), MAX_CHUNK_BYTES):
         end = start + MAX_CHUNK_BYTES
-        yield bytes(data[start:end]), rows if end >= len(data) else 0
+        yield view[start:end], rows if end >= len(view) else 0
 
 
 class ChunkSink(io.RawIOBase):
@@ -151,7 +155,7 @@ class ChunkSink(io.RawIOBase):
     def tell(self) -> int:
         return self._position
 
-    def drain(self, rows: int) -> Iterator[tuple[bytes, int]]:
+    def drain(self, rows: int) -> Iterator[tuple[bytes | memoryview, int]]:
         data, self._parts = b"".join(self._parts), []
         yield from _pieces(data, rows)
 
@@ -180,7 +184,7 @@ class _ParquetWriter:
         self._writer.close()
 
 
-def _written(reader: pa.RecordBatchReader, export_format: ExportFormat) -> Iterator[tuple[bytes, int]]:
+def _written(reader: pa.RecordBatchReader, export_format: ExportFormat) -> Iterator[tuple[bytes | memoryview, int]]:
     """Arrow IPC and CSV, each batch encoded in one native call (no Python file object in between,
     which pyarrow would call, holding the GIL, for every buffer); Parquet with HUGEINT through a sink."""
     if export_format is ExportFormat.PARQUET:
@@ -216,7 +220,7 @@ def _csv(data: pa.RecordBatch | pa.Table, *, header: bool = False) -> pa.Buffer:
     return out.getvalue()
 
 
-def _parquet_by_pyarrow(reader: pa.RecordBatchReader) -> Iterator[tuple[bytes, int]]:
+def _parquet_by_pyarrow(reader: pa.RecordBatchReader) -> Iterator[tuple[bytes | memoryview, int]]:
     sink = ChunkSink()
     writer = _ParquetWriter(sink, reader.schema)
     for batch in reader:
@@ -228,7 +232,7 @@ def _parquet_by_pyarrow(reader: pa.RecordBatchReader) -> Iterator[tuple[bytes, i
 
 
 def _copied(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], options: str,
-            pipe_dir: str | None) -> Iterator[tuple[bytes, int]]:
+            pipe_dir: str | None) -> Iterator[tuple[bytes | memoryview, int]]:
     """DuckDB's COPY writer, read from a named pipe while it writes; the row count comes with the last chunk.
 
     A second thread runs the COPY (DuckDB blocks while the pipe is full). We

@@ -27,8 +27,8 @@ from ..domain.request_ids import LogEntry, RequestReplayed
 from ..domain.schema import ColumnRole, TableSchema
 from .ddl import CREATE_TIME, ETAG, SCHEMA_VERSION, UPDATE_TIME
 from .disk_guard import DiskSpaceGuard, low_disk_space
+from .idempotency_log import DuckDBIdempotencyLog, Replayed
 from .record_cache import RecordCache
-from .request_log import DuckDBRequestLog, Replayed
 from .sql import quote_identifier
 from .writer import Execute, GroupCommitWriter
 
@@ -61,7 +61,7 @@ def _full_disk_is_unavailable() -> Iterator[None]:
 
 
 class ImportSpool:
-    def __init__(self, schema: TableSchema, writer: GroupCommitWriter, requests: DuckDBRequestLog,
+    def __init__(self, schema: TableSchema, writer: GroupCommitWriter, requests: DuckDBIdempotencyLog,
                  directory: str | None = None, guard: DiskSpaceGuard | None = None,
                  cache: RecordCache | None = None) -> None:
         self._schema = schema

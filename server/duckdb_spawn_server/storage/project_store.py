@@ -31,12 +31,12 @@ from .arrow_rows import records_to_arrow
 from .ddl import ETAG, SCHEMA_VERSION, UPDATE_TIME
 from .disk_guard import DiskSpaceGuard
 from .exports import export_chunks, remove_orphaned_pipes
+from .idempotency_log import DuckDBIdempotencyLog, Replayed
 from .import_spool import ImportSpool, remove_orphaned_spools
 from .layouts import TableLayouts
 from .pool import ConnectionPool
 from .query_sql import after_sql, order_sql, where_sql
 from .record_cache import RecordCache
-from .request_log import DuckDBRequestLog, Replayed
 from .sql import first_row, quote_identifier
 from .summaries import run_summary
 from .writer import Execute, GroupCommitWriter, InsertRows, WriteOp, insert_arrow, opaque_error
@@ -54,7 +54,7 @@ class DuckDBProjectStore:
         self._cache = cache or RecordCache(0)
         self._writer = writer
         self._layouts = layouts
-        self._requests = DuckDBRequestLog(pool, writer)
+        self._requests = DuckDBIdempotencyLog(pool, writer)
         self._spool_dir = spool_dir
         self._builders: dict[tuple[str, tuple[str, ...]], Callable[[Sequence[ProjectRecord]], pa.Table]] = {}
 
@@ -229,7 +229,7 @@ class DuckDBProjectStore:
                            cache=self._cache)
 
     def export(self, schema: TableSchema, query: ProjectQuery, export_format: ExportFormat, *,
-               ordered: bool) -> Iterator[tuple[bytes, int]]:
+               ordered: bool) -> Iterator[tuple[bytes | memoryview, int]]:
         return export_chunks(self._pool, schema, query, export_format, self._layouts.source(schema),
                              ordered=ordered, pipe_dir=self._spool_dir)
 

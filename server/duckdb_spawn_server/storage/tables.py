@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 FIRST_ROWS = 10  # how many offending rows an error names
 
 
-class TableStore:
+class DuckDBTableStore:
     def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts,
                  cache: RecordCache | None = None) -> None:
         self._pool = pool

@@ -1,4 +1,4 @@
-"""The request log behind request ids (AIP-155): one row per logged request.
+"""The idempotency log behind request ids (AIP-155): one row per logged request.
 
 An entry is written by the same writer op, in the same transaction, as the
 rows of the write it belongs to: either both commit or neither does. The
@@ -46,7 +46,7 @@ class Replayed:
     logged: LoggedRequest
 
 
-class DuckDBRequestLog:
+class DuckDBIdempotencyLog:
     def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter) -> None:
         self._pool = pool
         self._writer = writer

@@ -1,0 +1,59 @@
+"""The whole DuckDB-backed storage, assembled in one place for the app and the tests alike.
+
+One writer thread (group commit) for every write, a pool of read
+connections, the table layouts every DDL publishes to, and the two stores
+the domain's ports ask for. `build` opens nothing: it takes an open
+`Database` (the app retries opening it while another process holds the file).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .database import Database
+from .disk_guard import DiskSpaceGuard
+from .layouts import TableLayouts
+from .pool import ConnectionPool
+from .project_store import DuckDBProjectStore
+from .record_cache import RecordCache
+from .tables import DuckDBTableStore
+from .writer import GroupCommitWriter
+
+
+@dataclass(frozen=True)
+class WriterSettings:
+    queue_size: int = 10_000
+    max_group: int = 1024
+    group_delay: float = 0.0  # seconds a group waits for more writes
+
+
+@dataclass
+class DuckDBStorage:
+    database: Database
+    pool: ConnectionPool
+    writer: GroupCommitWriter
+    layouts: TableLayouts
+    tables: DuckDBTableStore
+    projects: DuckDBProjectStore
+
+    @classmethod
+    def build(cls, database: Database, *, pool_size: int = 8, writer: WriterSettings = WriterSettings(),
+              guard: DiskSpaceGuard | None = None, cache: RecordCache | None = None) -> DuckDBStorage:
+        """Starts the writer, makes sure the catalog and request-log tables exist, clears crash leftovers."""
+        group_commit = GroupCommitWriter(database, queue_size=writer.queue_size, max_group=writer.max_group,
+                                         group_delay=writer.group_delay, guard=guard)
+        group_commit.start()
+        pool = ConnectionPool(database, pool_size)
+        layouts = TableLayouts(pool)  # one instance: every DDL publishes the new layout to it
+        tables = DuckDBTableStore(pool, group_commit, layouts, cache=cache)
+        tables.ensure_catalog()
+        spool_dir = None if database.in_memory else str(database.path.parent)  # import spools, export pipes
+        projects = DuckDBProjectStore(pool, group_commit, layouts, spool_dir=spool_dir, guard=guard, cache=cache)
+        projects.prepare()
+        return cls(database, pool, group_commit, layouts, tables, projects)
+
+    def close(self) -> None:
+        """Commits what is queued, then checkpoints and closes the database."""
+        self.writer.stop(timeout=5.0)
+        self.pool.close()
+        self.database.checkpoint_and_close()
