@@ -107,7 +107,7 @@ class Application:
         self.schemas: Deferred[SchemaCache] = Deferred("the schema cache")
         # Observability: one registry per Application (several may share a process in tests).
         self.metrics = ServiceMetrics()
-        self.schema_metrics = SchemaMetrics(self.metrics.registry)
+        self.schema_metrics = SchemaMetrics(self.metrics.registry, requests=self.metrics.domain)
         self.ontology_probe = OntologyHealthProbe(
             settings.onto_server_url, timeout=min(settings.onto_server_timeout, 2.0),
             cache_seconds=settings.onto_health_cache_seconds, use_mock=settings.use_mock_onto_server,
@@ -251,7 +251,7 @@ class Application:
         schemas = SchemaCache(
             s.onto_schema_ids, OntologyClient(s.onto_server_url, s.onto_server_timeout),
             DiskCopies.beside(s.duckdb_path), CacheSettings(ttl=s.onto_cache_ttl, use_mock=s.use_mock_onto_server),
-            self.schema_metrics, requests=self.metrics.domain)
+            self.schema_metrics)
         tables = TableAdmin(schemas, storage.tables, s.onto_schema_ids, parse_schema=parse_schema_text,
                             auto_migrate=s.auto_migrate == "additive", metrics=self.schema_metrics)
         schemas.set_swap_hook(tables.prepare)  # the table is created or migrated before its schema is in force

@@ -57,7 +57,7 @@ class AccessLog:
         self._second_text = ""
         self._pending: list[str] = []  # lines of this loop iteration, written together
 
-    def finished(self, path: str, quiet: bool, context: grpc.aio.ServicerContext, metadata: tuple[tuple[str, Any], ...],
+    def finished(self, path: str, quiet: bool, peer: str, metadata: tuple[tuple[str, Any], ...],
                  correlation: str, code: grpc.StatusCode, started: float) -> None:
         if code in _SERVER_FAULTS:
             level = logging.WARNING
@@ -68,7 +68,6 @@ class AccessLog:
         if not log.isEnabledFor(level):
             return  # the common case at WARNING: nothing to build
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        peer = context.peer()
         rejected = client_sent_unusable_id(metadata, correlation)
         sink = json_lines()
         if sink is None:  # logging as configured by someone else (tests): the usual way

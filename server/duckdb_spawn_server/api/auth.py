@@ -99,7 +99,7 @@ class CallGuard:
         access, role = self._policy.access(path)
         return GuardedMethod(path, access, role, access is Access.ROLE and role is Role.ADMIN)
 
-    def admit(self, method: GuardedMethod, context: grpc.aio.ServicerContext, request: Any,
+    def admit(self, method: GuardedMethod, context: grpc.aio.ServicerContext, peer: str, request: Any,
               metadata: Iterable[tuple[str, Any]]) -> Principal:
         """The caller, allowed to make this call; raises (and audits) a denial."""
         principal = _UNAUTHENTICATED
@@ -107,24 +107,24 @@ class CallGuard:
             principal = self._authenticator.authenticate(metadata, context.auth_context)
             _authorize(principal, method.access, method.role, method.path)
             if self._rate_limiter is not None:
-                self._rate_limiter.acquire(_bucket_key(principal, context))
+                self._rate_limiter.acquire(_bucket_key(principal, peer))
         except DomainError as error:
-            self._record(principal, method.path, request, code_for(error).name, error.reason, context)
+            self._record(principal, method.path, request, code_for(error).name, error.reason, peer)
             raise
         return principal
 
-    def audit(self, method: GuardedMethod, context: grpc.aio.ServicerContext, request: Any,
+    def audit(self, method: GuardedMethod, peer: str, request: Any,
               code: grpc.StatusCode, error: BaseException | None, principal: Principal | None) -> None:
         """The audit line of an admitted admin call (`principal` None: denied, recorded by `admit`)."""
         if principal is None:
             return
         reason = error.reason if isinstance(error, DomainError) else ""
-        self._record(principal, method.path, request, code.name, reason, context)
+        self._record(principal, method.path, request, code.name, reason, peer)
 
     def _record(self, principal: Principal, method: str, request: Any, outcome: str, reason: str,
-                context: grpc.aio.ServicerContext) -> None:
+                peer: str) -> None:
         self._audit.record(AuditRecord(principal=principal, method=method, target=audit_target(request),
-                                       outcome=outcome, reason=reason, peer=context.peer() or ""))
+                                       outcome=outcome, reason=reason, peer=peer or ""))
 
 
 def _authorize(principal: Principal, access: Access, role: Role, method: str) -> None:
@@ -146,12 +146,11 @@ def _authorize(principal: Principal, access: Access, role: Role, method: str) ->
                            metadata={"required_role": role.label, "role": principal.role_label})
 
 
-def _bucket_key(principal: Principal, context: grpc.aio.ServicerContext) -> str:
+def _bucket_key(principal: Principal, peer: str) -> str:
     """Authenticated callers share a bucket per name; anonymous ones get one per peer address."""
     if principal.authenticated:
         return principal.name
-    peer = context.peer() or ""
-    return f"anonymous@{peer.rsplit(':', 1)[0]}"
+    return f"anonymous@{(peer or '').rsplit(':', 1)[0]}"
 
 
 def audit_target(request: Any) -> str:

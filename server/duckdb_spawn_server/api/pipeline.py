@@ -37,6 +37,7 @@ from typing import Any
 import grpc
 from google.protobuf.descriptor import MethodDescriptor
 
+from ..domain.access import Principal
 from ..domain.errors import DeadlineExceeded, DomainError, ResourceExhausted
 from ..observability.correlation import set_correlation_id
 from ..observability.grpc_metrics import GrpcServerMetrics, MethodMetrics, method_type
@@ -77,6 +78,22 @@ class MethodPolicy:
 class PipelineSettings:
     max_message_bytes: int
     stream_idle_timeout: float  # seconds between client messages before a stream is ended
+
+
+class _Call:
+    """One call's state from admission to its access-log line."""
+
+    __slots__ = ("code", "correlation", "error", "metadata", "peer", "principal", "started", "task")
+
+    def __init__(self, metadata: tuple[tuple[str, Any], ...], correlation: str, peer: str, started: float) -> None:
+        self.metadata = metadata
+        self.correlation = correlation
+        self.peer = peer
+        self.started = started
+        self.code = _OK
+        self.error: BaseException | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.principal: Principal | None = None
 
 
 class CallPipeline:
@@ -122,105 +139,92 @@ class CallPipeline:
 
     # -- one response --------------------------------------------------------------------------
     def _unary_out(self, policy: MethodPolicy, behavior: Behavior) -> Callable[..., Awaitable[Any]]:
-        cap, metrics, guarded, quiet = policy.cap, policy.metrics, policy.guarded, policy.quiet
-        admission, drain, guard = self.admission, self.drain, self.guard
-        client_streaming = policy.client_streaming
+        cap, metrics, admission = policy.cap, policy.metrics, self.admission
+        begin, accept, fail, end = self._begin, self._accept, self._fail, self._end
 
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
             if cap is not None and not admission.enter(cap):
                 await _abort(context, status_for(admission.refusal(cap)), None)
-            metadata = context.invocation_metadata() or ()
-            correlation = correlation_id(metadata)
-            set_correlation_id(correlation)
-            started = time.perf_counter()
-            metrics.start()
-            code = _OK
-            error: BaseException | None = None
-            task = None
-            principal = None
+            call = begin(policy, context)
             try:
-                task = drain.enter(not quiet)
-                if guarded is not None:
-                    assert guard is not None
-                    principal = guard.admit(guarded, context, request, metadata)
-                if client_streaming:
-                    request = self._messages(request, metrics, context)
-                else:
-                    metrics.received.inc()
-                    if type(request) is UndecodableRequest:
-                        raise malformed(request)
+                request = accept(policy, call, context, request)
                 response = await behavior(request, context)
                 if policy.check_response_size:
                     self._check_size(response)
-                context.set_trailing_metadata(((AccessLog.HEADER, correlation),))
+                context.set_trailing_metadata(((AccessLog.HEADER, call.correlation),))
                 metrics.sent.inc()
                 return response
             except BaseException as raised:  # noqa: BLE001 - every outcome is answered and counted here
-                error = raised
-                code = self._code_for(raised, context, task)
-                await self._answer(policy, context, raised, correlation, task)
+                await fail(policy, call, context, raised)
             finally:
-                drain.leave(task)
-                if cap is not None:
-                    admission.leave(cap)
-                metrics.finish(code, time.perf_counter() - started)
-                if guarded is not None and guarded.audited:
-                    assert guard is not None
-                    guard.audit(guarded, context, request, code, error, principal)
-                self.access_log.finished(policy.path, policy.quiet, context, metadata, correlation, code, started)
+                end(policy, call, request)
 
         return handle
 
     # -- a response stream ---------------------------------------------------------------------
     def _stream_out(self, policy: MethodPolicy, behavior: Behavior) -> Callable[..., AsyncIterator[Any]]:
-        cap, metrics, guarded, quiet = policy.cap, policy.metrics, policy.guarded, policy.quiet
-        admission, drain, guard = self.admission, self.drain, self.guard
-        client_streaming = policy.client_streaming
+        cap, metrics, admission = policy.cap, policy.metrics, self.admission
+        begin, accept, fail, end = self._begin, self._accept, self._fail, self._end
 
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             if cap is not None and not admission.enter(cap):
                 await _abort(context, status_for(admission.refusal(cap)), None)
-            metadata = context.invocation_metadata() or ()
-            correlation = correlation_id(metadata)
-            set_correlation_id(correlation)
-            started = time.perf_counter()
-            metrics.start()
-            code = _OK
-            error: BaseException | None = None
-            task = None
-            principal = None
+            call = begin(policy, context)
             try:
-                task = drain.enter(not quiet)
-                if guarded is not None:
-                    assert guard is not None
-                    principal = guard.admit(guarded, context, request, metadata)
-                if client_streaming:
-                    request = self._messages(request, metrics, context)
-                else:
-                    metrics.received.inc()
-                    if type(request) is UndecodableRequest:
-                        raise malformed(request)
-                context.set_trailing_metadata(((AccessLog.HEADER, correlation),))
+                request = accept(policy, call, context, request)
+                context.set_trailing_metadata(((AccessLog.HEADER, call.correlation),))
                 async for response in behavior(request, context):
                     if policy.check_response_size:
                         self._check_size(response)
                     metrics.sent.inc()
                     yield response
             except BaseException as raised:  # noqa: BLE001 - every outcome is answered and counted here
-                error = raised
-                code = self._code_for(raised, context, task)
-                await self._answer(policy, context, raised, correlation, task)
+                await fail(policy, call, context, raised)
             finally:
-                drain.leave(task)
-                if cap is not None:
-                    admission.leave(cap)
-                metrics.finish(code, time.perf_counter() - started)
-                if guarded is not None and guarded.audited:
-                    assert guard is not None
-                    guard.audit(guarded, context, request, code, error, principal)
-                self.access_log.finished(policy.path, policy.quiet, context, metadata, correlation, code, started)
+                end(policy, call, request)
 
         return handle
+
+    # -- what every call goes through --------------------------------------------------------------
+    def _begin(self, policy: MethodPolicy, context: grpc.aio.ServicerContext) -> _Call:
+        metadata = context.invocation_metadata() or ()
+        correlation = correlation_id(metadata)
+        set_correlation_id(correlation)
+        # The peer is read now: grpc frees its string with the transport, which a cancelled call outlives.
+        call = _Call(metadata, correlation, context.peer(), time.perf_counter())
+        policy.metrics.start()
+        return call
+
+    def _accept(self, policy: MethodPolicy, call: _Call, context: grpc.aio.ServicerContext, request: Any) -> Any:
+        """Lets the call in (drain gate, caller admitted) and gives what to serve: the request, or the
+        client's message stream."""
+        call.task = self.drain.enter(not policy.quiet)
+        if policy.guarded is not None:
+            assert self.guard is not None
+            call.principal = self.guard.admit(policy.guarded, context, call.peer, request, call.metadata)
+        if policy.client_streaming:
+            return self._messages(request, policy.metrics, context)
+        policy.metrics.received.inc()
+        if type(request) is UndecodableRequest:
+            raise malformed(request)
+        return request
+
+    async def _fail(self, policy: MethodPolicy, call: _Call, context: grpc.aio.ServicerContext,
+                    raised: BaseException) -> None:
+        call.error = raised
+        call.code = self._code_for(raised, context, call.task)
+        await self._answer(policy, context, raised, call.correlation, call.task)
+
+    def _end(self, policy: MethodPolicy, call: _Call, request: Any) -> None:
+        self.drain.leave(call.task)
+        if policy.cap is not None:
+            self.admission.leave(policy.cap)
+        policy.metrics.finish(call.code, time.perf_counter() - call.started)
+        if policy.guarded is not None and policy.guarded.audited:
+            assert self.guard is not None
+            self.guard.audit(policy.guarded, call.peer, request, call.code, call.error, call.principal)
+        self.access_log.finished(policy.path, policy.quiet, call.peer, call.metadata, call.correlation, call.code,
+                                 call.started)
 
     # -- outcomes ----------------------------------------------------------------------------------
     def _code_for(self, raised: BaseException, context: grpc.aio.ServicerContext,

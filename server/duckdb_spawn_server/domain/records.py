@@ -12,6 +12,7 @@ from typing import Any
 from .errors import FieldViolation, InvalidArgument
 from .names import parse_uuid, project_name
 from .schema import ColumnRole, TableSchema
+from .schema_registry import SchemaSource
 from .validation import AttributeValidator
 from .values import format_timestamp, to_json_value
 
@@ -22,10 +23,10 @@ class ActiveSchema:
 
     schema: TableSchema
     validator: AttributeValidator
-    source: str = "mock"
+    source: SchemaSource = SchemaSource.MOCK
 
     @classmethod
-    def compile(cls, schema: TableSchema, source: str = "mock") -> ActiveSchema:
+    def compile(cls, schema: TableSchema, source: SchemaSource = SchemaSource.MOCK) -> ActiveSchema:
         return cls(schema=schema, validator=AttributeValidator(schema), source=source)
 
 

@@ -14,7 +14,8 @@ Counted by the code that does the work (increment these):
 | `rows_imported` | `duckdb_spawn_rows_imported_total` | table | rows committed by ImportProjects |
 | `rows_exported` | `duckdb_spawn_rows_exported_total` | table, format | rows streamed by ExportProjects |
 
-Who counts: schema requests ontology/cache.py, health requests
+Who counts: schema requests ontology/schema_pipeline.py (through
+observability/schema_metrics.py), health requests
 observability/health_checks.py, imported rows domain/imports.py, exported
 rows domain/projects.py (ProjectManager.metrics).
 

@@ -15,6 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ..domain.schema_registry import SchemaCacheStatus
+from .metrics import DomainMetrics
 
 # The seed's status values for duckdb_table_creations_total (dashboards expect them).
 CREATION_SUCCESS = "success"
@@ -22,8 +23,15 @@ CREATION_FAILED = "failed"
 
 
 class SchemaMetrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    """Also the schema cache's metrics port (ontology/cache_metrics.py `SchemaCacheMetrics`).
+
+    `requests` counts the cache's requests to the ontology server
+    (`duckdb_spawn_ontology_requests_total{endpoint="schema"}`); without it they are not counted.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None, *, requests: DomainMetrics | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._requests = requests
         self.fetches = Counter(
             "ontology_schema_fetches", "Schema fetches from the ontology server, by outcome "
             "(updated, unchanged, not_modified, rejected, error).",
@@ -38,6 +46,17 @@ class SchemaMetrics:
         self.table_creations = Counter(
             "duckdb_table_creations", "Tables created, by status (success or failed).", ["status"],
             registry=self.registry)
+
+    # -- SchemaCacheMetrics: `outcome`s arrive as strings (FetchOutcome is a StrEnum) --------
+    def observe_schema_request(self, outcome: str, seconds: float) -> None:
+        if self._requests is not None:
+            self._requests.observe_ontology_request("schema", outcome, seconds)
+
+    def count_schema_fetch(self, schema_id: str, outcome: str) -> None:
+        self.fetches.labels(schema_id=schema_id, outcome=outcome).inc()
+
+    def count_schema_rejection(self, schema_id: str) -> None:
+        self.rejections.labels(schema_id=schema_id).inc()
 
     def table_operation(self, operation: str, status: str) -> None:
         self.table_operations.labels(operation=operation, status=status).inc()

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from ..domain.errors import NotFound
 from ..domain.records import ActiveSchema
 from ..domain.schema import TableSchema
+from ..domain.schema_registry import SchemaSource
 from ..observability.schema_status import SchemaCacheSnapshot
 
 
 class StaticSchemaProvider:
-    def __init__(self, schemas: dict[str, TableSchema], source: str = "mock") -> None:
+    def __init__(self, schemas: dict[str, TableSchema], source: SchemaSource = SchemaSource.MOCK) -> None:
         self._active = {sid: ActiveSchema.compile(schema, source) for sid, schema in schemas.items()}
         self._source = source
         self._loaded_at = time.monotonic()
@@ -38,5 +39,5 @@ class StaticSchemaProvider:
     def cache_status(self) -> Sequence[SchemaCacheSnapshot]:
         """Fixed schemas never go stale; their age is the time since start-up loaded them."""
         age = time.monotonic() - self._loaded_at
-        return [SchemaCacheSnapshot(sid, self._source, active.schema.version, age)
+        return [SchemaCacheSnapshot(sid, self._source.value, active.schema.version, age)
                 for sid, active in self._active.items()]
