@@ -75,3 +75,20 @@ def test_a_write_retires_the_prefetched_pages(stack: Stack) -> None:
     again = stack.manager.list(10, filter_text=FILTER, order_by=ORDER)
     assert again.records[0].attributes["label"] == "late"
     assert again.total_size == first.total_size + 1
+
+
+def test_a_page_after_a_write_still_counts_the_whole_query(stack: Stack) -> None:
+    """The total of a query is counted over every match, also when the page continues after a token
+    (the page and the count come from one scan), and when no match is left after the token."""
+    query = {"filter_text": 'label = "tail"', "order_by": ORDER}
+    made = [stack.manager.create({"label": "tail", "amount": f"{i}.25"}) for i in range(5)]
+    first = stack.manager.list(2, **query)
+    assert first.total_size == 5
+    late = stack.manager.create({"label": "tail", "amount": "0.50"})  # a write: totals and pages read afresh
+    second = stack.manager.list(2, first.next_page_token, **query)
+    assert second.total_size == 6
+    assert [str(r.attributes["amount"]) for r in second.records] == ["2.25", "1.25"]
+    for record in (*made[:3], late):  # every match after the token
+        stack.manager.delete(record.project_id)
+    rest = stack.manager.list(2, first.next_page_token, **query)
+    assert rest.records == [] and rest.total_size == 2

@@ -35,7 +35,7 @@ from .idempotency_log import DuckDBIdempotencyLog, Replayed
 from .import_spool import ImportSpool, remove_orphaned_spools
 from .layouts import TableLayouts
 from .pool import ConnectionPool
-from .query_sql import after_sql, order_sql, where_sql
+from .query_sql import SqlFragment, after_sql, order_sql, where_sql
 from .record_cache import RecordCache
 from .sql import first_row, quote_identifier
 from .summaries import run_summary
@@ -183,26 +183,33 @@ class DuckDBProjectStore:
         total = self._cache.result(table, total_key)
         source = self._layouts.source(schema)  # columns the table lacks yet read as NULL, in filters too
         where = where_sql(query.filter)
-        conditions, params = [where.sql], list(where.params)
-        if after is not None:
-            position = after_sql(query.ordering, after)
-            conditions.append(position.sql)
-            params += position.params
-        sql = (f"SELECT {self._layouts.select_list(schema)} FROM {source} WHERE {' AND '.join(conditions)} "
-               f"ORDER BY {order_sql(query.ordering)} LIMIT ?")
+        position = after_sql(query.ordering, after) if after is not None else SqlFragment()
+        select, order = self._layouts.select_list(schema), order_sql(query.ordering)
         # The top-N scan reads every matching row whatever N is, so it fetches the next pages too.
-        pages = max(1, PREFETCH_ROWS // page_size)
+        limit = page_size * max(1, PREFETCH_ROWS // page_size) + 1
         with self._pool.connection() as con:
             # One read transaction, so the page and the total see the same snapshot.
             con.begin()
             try:
-                rows = con.execute(sql, [*params, page_size * pages + 1]).fetchall()
-                if total is None:
-                    counted = first_row(con.execute(f"SELECT count(*) FROM {source} WHERE {where.sql}",
-                                                    where.params))
-                    total = int(counted[0]) if counted else 0
+                if total is None and query.filter is not None:
+                    # The filter's matches are gathered once, for the count and the top-N both: one
+                    # scan of the table instead of two (a first page costs little more than raw DuckDB's).
+                    rows = con.execute(
+                        f"WITH matching AS MATERIALIZED (SELECT * FROM {source} WHERE {where.sql}) "
+                        f"SELECT {select}, (SELECT count(*) FROM matching) FROM matching WHERE {position.sql} "
+                        f"ORDER BY {order} LIMIT ?", [*where.params, *position.params, limit]).fetchall()
+                    total = rows[0][-1] if rows else first_row(
+                        con.execute(f"SELECT count(*) FROM {source} WHERE {where.sql}", where.params))[0]
+                    rows = [row[:-1] for row in rows]
+                else:
+                    rows = con.execute(
+                        f"SELECT {select} FROM {source} WHERE {where.sql} AND {position.sql} ORDER BY {order} "
+                        "LIMIT ?", [*where.params, *position.params, limit]).fetchall()
+                    if total is None:  # no filter: DuckDB counts a whole table from its metadata
+                        total = first_row(con.execute(f"SELECT count(*) FROM {source}"))[0]
             finally:
                 con.rollback()
+        pages = (limit - 1) // page_size
         # The total and the pages stay valid while the table is unchanged: a query counts once, and
         # a client walking its pages finds the next ones here, keyed as its page tokens decode.
         self._cache.keep_result(table, total_key, int(total), began)
