@@ -10,7 +10,7 @@ PROTO_FILES = $(sort $(wildcard protos/duckdb_spawn/v1/*.proto))
 # The google/api and google/rpc .proto files shipped by googleapis-common-protos.
 GOOGLEAPIS_PROTOS = $(shell $(PY) -c 'import pathlib, google.api.annotations_pb2 as m; print(pathlib.Path(m.__file__).parents[2])')
 
-.PHONY: help install run ontology test test-tools lint generate proto-deps node-deps breaking bench chaos clean
+.PHONY: help install run ontology test test-tools postgres-tools lint generate proto-deps node-deps breaking bench chaos clean
 
 help:
 	@echo "make run      set up .venv and serve on :50051 (DuckDB file + built-in mock ontology)"
@@ -61,7 +61,12 @@ $(NODE_STAMP): clients/node/package-lock.json
 
 node-deps: $(NODE_STAMP)
 
-test-tools: install proto-deps node-deps $(PROMTOOL) $(GRAFANA_STAMP)
+# The lake tests (issue 18 spike) start a real PostgreSQL as the `postgres` user: Debian's package,
+# installed here when absent (root; a no-op when present, skipped with a message otherwise).
+postgres-tools:
+	.ci/install-postgres
+
+test-tools: install proto-deps node-deps $(PROMTOOL) $(GRAFANA_STAMP) postgres-tools
 
 test: test-tools
 	$(BIN)/pytest

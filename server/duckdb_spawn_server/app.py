@@ -78,6 +78,7 @@ from .security.setup import build_security
 from .storage.database import Database, DatabaseError, DatabaseSettings
 from .storage.disk_guard import DiskSpaceGuard
 from .storage.duckdb_storage import DuckDBStorage, WriterSettings
+from .storage.lake import LakeSettings, S3Settings
 from .storage.memory_limit import default_memory_limit
 from .storage.probe import database_files, table_row_counts
 from .storage.record_cache import RecordCache
@@ -126,7 +127,8 @@ class Application:
             __version__, self.start_time, self._start_monotonic)
         self.security = build_security(settings)
         self.live = self._live_sources()
-        self.record_cache = RecordCache(settings.read_cache_entries)
+        # Another replica's writes never reach this cache: a lake is read afresh every time.
+        self.record_cache = RecordCache(settings.read_cache_entries if settings.storage_backend == "file" else 0)
         self.runtime = GrpcRuntime()
         self.offload = Offloader(settings.grpc_max_workers, settings.query_timeout, self.runtime.completions)
         security = self.security
@@ -297,7 +299,7 @@ class Application:
         delay = 0.1
         settings = DatabaseSettings(self.settings.duckdb_path, self.settings.duckdb_threads or None,
                                     self.settings.duckdb_memory_limit or default_memory_limit(),
-                                    checkpoint_threshold(self.settings.disk_free_reserve))
+                                    checkpoint_threshold(self.settings.disk_free_reserve), lake_settings(self.settings))
         while not self._stopping.is_set():
             try:
                 return Database(settings)
@@ -361,3 +363,11 @@ def checkpoint_threshold(reserve_bytes: int) -> int | None:
     if reserve_bytes <= 0:
         return None
     return max(256 * 1024, min(16 * 1024 * 1024, reserve_bytes // 4))
+
+
+def lake_settings(settings: Settings) -> LakeSettings | None:
+    if settings.storage_backend != "ducklake":
+        return None
+    s3 = S3Settings(settings.lake_s3_endpoint, settings.lake_s3_region, settings.lake_s3_access_key_id,
+                    settings.lake_s3_secret_access_key, settings.lake_s3_url_style, settings.lake_s3_use_ssl)
+    return LakeSettings(settings.lake_catalog, settings.lake_data_path, settings.lake_metadata_schema, s3)

@@ -156,6 +156,31 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _conninfo(text: str) -> str:
+    value = text.strip()
+    if "\x00" in value or "\n" in value:
+        raise ValueError("expected a libpq connection string on one line")
+    return value
+
+
+def _data_path(text: str) -> str:
+    value = text.strip()
+    if not value:
+        return ""
+    if "'" in value or "\x00" in value:
+        raise ValueError("expected a directory or an s3://bucket/prefix/ URL without quotes")
+    if value.startswith("s3://"):
+        return value if value.endswith("/") else value + "/"
+    return str(os.path.abspath(os.path.expanduser(value))).rstrip("/") + "/"
+
+
+def _identifier(text: str) -> str:
+    value = text.strip()
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", value):
+        raise ValueError("expected a PostgreSQL identifier (letters, digits, _)")
+    return value
+
+
 _ROLES = ("reader", "writer", "admin")
 
 
@@ -211,6 +236,29 @@ class Settings:
         "DuckDB memory limit such as 1GB, or a share of a size such as 75% of 2048MiB "
         "(empty: 75% of the container's memory limit (cgroup), or without one DuckDB's default, 80% of RAM).")
     duckdb_pool_size: int = variable("8", _int_range(1, 256), "Read connections in the pool.")
+    # -- the storage engine: the embedded file, or a DuckLake shared by replicas (README "Scale-out") --
+    storage_backend: str = variable(
+        "file", _choice("file", "ducklake"),
+        "file: one DuckDB file (DUCKDB_PATH), one replica. ducklake: a DuckLake whose catalog is in PostgreSQL "
+        "(LAKE_CATALOG) and whose Parquet files are in LAKE_DATA_PATH; DUCKDB_PATH's directory then holds "
+        "only local scratch (import spools, extensions, the schema copies).")
+    lake_catalog: str = variable(
+        "", _conninfo,
+        "libpq connection string of the lake's PostgreSQL catalog, e.g. 'host=pg dbname=lake user=spawn' "
+        "(a password here or in PGPASSWORD; never logged).")
+    lake_data_path: str = variable(
+        "", _data_path, "Where the lake's Parquet files live: a directory on a volume every replica mounts, "
+        "or s3://bucket/prefix/.")
+    lake_metadata_schema: str = variable(
+        "ducklake", _identifier, "PostgreSQL schema holding the lake's catalog tables.")
+    lake_s3_endpoint: str = variable(
+        "", _path_or_empty, "host:port of an S3-compatible endpoint for an s3:// LAKE_DATA_PATH (empty: AWS).")
+    lake_s3_region: str = variable("us-east-1", _nonempty, "S3 region.")
+    lake_s3_access_key_id: str = variable("", _path_or_empty, "S3 access key id (never logged).")
+    lake_s3_secret_access_key: str = variable("", _path_or_empty, "S3 secret access key (never logged).")
+    lake_s3_url_style: str = variable("vhost", _choice("vhost", "path"),
+                                      "S3 addressing: vhost, or path (most S3-compatible servers).")
+    lake_s3_use_ssl: bool = variable("true", _bool, "Reach the S3 endpoint over TLS.")
     read_cache_entries: int = variable("100000", _int_range(0, 100_000_000),
         "Projects kept in memory for GetProject, coherent with every write (0: none).")
     disk_free_reserve: int = variable("128MiB", _size_bytes,
@@ -349,3 +397,5 @@ def _check_combinations(settings: Settings) -> None:
         raise ConfigError("TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE (mutual TLS runs over TLS)")
     if settings.tls_client_roles and not settings.tls_client_ca_file:
         raise ConfigError("TLS_CLIENT_ROLES needs TLS_CLIENT_CA_FILE (only verified certificates get roles)")
+    if settings.storage_backend == "ducklake" and not (settings.lake_catalog and settings.lake_data_path):
+        raise ConfigError("STORAGE_BACKEND=ducklake needs LAKE_CATALOG and LAKE_DATA_PATH")

@@ -55,6 +55,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+# More environment for every server a test starts, from its DUCKDB_PATH: tests/lake/ puts each on a
+# lake of its own, and so runs the API's tests again on that engine.
+backend_env: Callable[[Path], dict[str, str]] | None = None
+
+
 def base_env(db_path: Path, **overrides: str) -> dict[str, str]:
     env = {
         "GRPC_HOST": "127.0.0.1",
@@ -69,6 +74,8 @@ def base_env(db_path: Path, **overrides: str) -> dict[str, str]:
         "ONTO_SERVER_URL": "http://127.0.0.1:9",
         "LOG_LEVEL": "INFO",
     }
+    if backend_env is not None:
+        env.update(backend_env(db_path))
     env.update(overrides)
     return env
 

@@ -79,6 +79,8 @@ def read_state(con: duckdb.DuckDBPyConnection, table: str) -> TableState | None:
         f"SELECT schema_version, schema_hash, columns_json FROM {_CATALOG} WHERE table_name = ?", [table]))
     version, content_hash, columns_json = row if row else ("", "", None)
     logical = _decode(columns_json)
+    # A lake's tables have no PRIMARY KEY constraint: the catalog says which column is the key.
+    primary |= {name for name, recorded in logical.items() if recorded.get("primary_key")}
     count = first_row(con.execute(f"SELECT count(*) FROM {quote_identifier(table)}"))
     columns = []
     for name, data_type in zip(layout.columns, layout.types, strict=True):
@@ -91,11 +93,15 @@ def read_state(con: duckdb.DuckDBPyConnection, table: str) -> TableState | None:
 
 def record(con: duckdb.DuckDBPyConnection, state: TableState, schema_id: str) -> None:
     """Records the table's logical state and the schema version it matches (in the caller's transaction)."""
-    columns = {c.name: {"type": c.type.sql, "default": to_json_value(c.default) if c.default is not None else None}
+    # The key is recorded too: a lake's tables have no PRIMARY KEY constraint to read it from.
+    columns = {c.name: {"type": c.type.sql, "default": to_json_value(c.default) if c.default is not None else None,
+                        **({"primary_key": True} if c.primary_key else {})}
                for c in state.columns}
     now: Any = datetime.now(UTC).replace(tzinfo=None)
+    # Delete and insert rather than INSERT OR REPLACE, which needs a key DuckLake cannot have.
+    con.execute(f"DELETE FROM {_CATALOG} WHERE table_name = ?", [state.table])
     con.execute(
-        f"INSERT OR REPLACE INTO {_CATALOG} (table_name, schema_id, schema_version, schema_hash, updated_at, "
+        f"INSERT INTO {_CATALOG} (table_name, schema_id, schema_version, schema_hash, updated_at, "
         "columns_json) VALUES (?, ?, ?, ?, ?, ?)",
         [state.table, schema_id, state.schema_version, state.schema_hash, now, json.dumps(columns)])
 

@@ -27,6 +27,7 @@ import duckdb
 
 from ..domain.errors import Unavailable
 from .disk_guard import low_disk_space
+from .lake import LakeSettings, attach, extension_directory, load_extensions, use
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class DatabaseSettings:
     memory_limit: str | None = None  # e.g. "1GB"; None: DuckDB's default (80% of RAM; see memory_limit.py)
     # WAL size that triggers an automatic checkpoint; None: DuckDB's default (16 MiB).
     checkpoint_threshold_bytes: int | None = None
+    # A DuckLake to attach instead of the file: `path`'s directory then holds only local scratch.
+    lake: LakeSettings | None = None
 
 
 class DatabaseError(RuntimeError):
@@ -75,12 +78,22 @@ class Database:
             config["threads"] = settings.threads
         if settings.memory_limit:
             config["memory_limit"] = settings.memory_limit
-        if settings.checkpoint_threshold_bytes:
+        if settings.checkpoint_threshold_bytes and settings.lake is None:
             config["checkpoint_threshold"] = f"{settings.checkpoint_threshold_bytes}B"
+        if settings.lake is not None:
+            config["extension_directory"] = extension_directory(self.path.absolute().parent)
         try:
-            self._connection = duckdb.connect(settings.path, config=config)
+            if settings.lake is None:
+                self._connection = duckdb.connect(settings.path, config=config)
+            else:
+                self._connection = duckdb.connect(":memory:", config=config)
+                load_extensions(self._connection)
+                attach(self._connection, settings.lake)
         except duckdb.Error as error:
-            raise DatabaseError(f"cannot open DuckDB database at {settings.path}: {error}") from error
+            where = settings.path if settings.lake is None else f"the lake at {settings.lake.data_path}"
+            # DuckDB's message about a failed ATTACH does not repeat the connection string.
+            raise DatabaseError(f"cannot open DuckDB database at {where}: {str(error).splitlines()[0][:300]}") \
+                from error
         # What DuckDB actually applied, so an operator can see the container limits took effect.
         # fetchall, not fetchone: an unfinished result keeps its transaction open on this
         # connection, and every CHECKPOINT (automatic ones included) would then fail.
@@ -92,6 +105,11 @@ class Database:
     @property
     def in_memory(self) -> bool:
         return self.settings.path == ":memory:"
+
+    @property
+    def lake(self) -> bool:
+        """A DuckLake: no PRIMARY KEY or UNIQUE (the storage code checks keys itself), no local WAL."""
+        return self.settings.lake is not None
 
     # -- failures -------------------------------------------------------------------
     def on_invalidated(self, listener: Callable[[str], None]) -> None:
@@ -136,7 +154,10 @@ class Database:
         with self._lock:
             if self._closed:
                 raise DatabaseError("database is closed")
-            return self._connection.cursor()
+            cursor = self._connection.cursor()
+        if self.settings.lake is not None:
+            use(cursor)
+        return cursor
 
     @property
     def closed(self) -> bool:
@@ -151,7 +172,8 @@ class Database:
             if self._closed:
                 return
             self._closed = True
-            if self.invalidated is None:  # an invalidated instance refuses; the WAL holds every commit
+            # An invalidated instance refuses CHECKPOINT (its WAL holds every commit); a lake has no WAL here.
+            if self.invalidated is None and self.settings.lake is None:
                 try:
                     self._connection.execute("CHECKPOINT")
                 except duckdb.Error as error:  # the WAL still holds every commit

@@ -42,6 +42,12 @@ CREATE TABLE IF NOT EXISTS {quote_identifier(CATALOG_TABLE)} (
 UPGRADE_CATALOG_SQL = f"ALTER TABLE {quote_identifier(CATALOG_TABLE)} ADD COLUMN IF NOT EXISTS columns_json VARCHAR"
 
 
+def for_engine(ddl: str, *, keys_enforced: bool) -> str:
+    """Our DDL as the engine takes it: DuckLake has no PRIMARY KEY or UNIQUE, so there a key column
+    is NOT NULL and the storage code keeps it unique (storage/keys.py)."""
+    return ddl if keys_enforced else ddl.replace(" PRIMARY KEY", " NOT NULL")
+
+
 def column_definition(column: Column) -> str:
     parts = [quote_identifier(column.name), column.type.sql]
     if column.role is ColumnRole.ID:

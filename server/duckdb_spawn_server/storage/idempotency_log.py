@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from ..domain.request_ids import LogEntry, LoggedRequest
+from .ddl import for_engine
 from .pool import ConnectionPool
 from .sql import first_row, quote_identifier, table_exists
 from .writer import Execute, GroupCommitWriter
@@ -57,7 +58,8 @@ class DuckDBIdempotencyLog:
         with self._pool.connection() as con:  # read first: nothing to write at most start-ups
             if table_exists(con, REQUEST_LOG_TABLE):
                 return
-        self._writer.run(Execute(lambda con: con.execute(CREATE_REQUEST_LOG_SQL)), timeout)
+        ddl = for_engine(CREATE_REQUEST_LOG_SQL, keys_enforced=self._pool.keys_enforced)
+        self._writer.run(Execute(lambda con: con.execute(ddl)), timeout)
 
     def find_request(self, request_id: str, not_before: datetime) -> LoggedRequest | None:
         with self._pool.connection() as con:

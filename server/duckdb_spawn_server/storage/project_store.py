@@ -84,18 +84,19 @@ class DuckDBProjectStore:
         to_arrow = self._arrow_builder(schema, layout)
         guard = self._layouts.guard(schema.table_name, layout)
         rows = list(records)
+        key = None if self._pool.keys_enforced else schema.id_column.name
         op: WriteOp
         if log is not None:
             # Logged inserts are not merged with others: the log check and entry belong to this op.
             def insert_logged(con: duckdb.DuckDBPyConnection) -> int:
                 guard()
-                return insert_arrow(con, table, to_arrow(rows))
+                return insert_arrow(con, table, to_arrow(rows), key)
 
             op = Execute(self._requests.guarded(log, insert_logged), translate_error=_insert_error(rows),
                          estimated_bytes=estimated_bytes(rows))
         else:
             op = InsertRows(table, rows, to_arrow, translate_error=_insert_error(rows), guard=guard,
-                            estimated_bytes=estimated_bytes(rows))
+                            estimated_bytes=estimated_bytes(rows), key_column=key)
         cache, name, shape = self._cache, schema.table_name, schema.content_hash()
 
         def committed(result: Any) -> None:

@@ -25,7 +25,14 @@ from ..domain.tables import TableCreation
 from ..domain.types import TypeKind
 from . import catalog
 from .catalog import Layout, read_layout
-from .ddl import CREATE_CATALOG_SQL, UPGRADE_CATALOG_SQL, alter_statements, create_table_sql, drop_table_sql
+from .ddl import (
+    CREATE_CATALOG_SQL,
+    UPGRADE_CATALOG_SQL,
+    alter_statements,
+    create_table_sql,
+    drop_table_sql,
+    for_engine,
+)
 from .layouts import TableLayouts
 from .pool import ConnectionPool
 from .record_cache import RecordCache
@@ -46,7 +53,7 @@ class DuckDBTableStore:
 
     def ensure_catalog(self, timeout: float | None = None) -> None:
         def ensure(con: duckdb.DuckDBPyConnection) -> None:
-            con.execute(CREATE_CATALOG_SQL)
+            con.execute(for_engine(CREATE_CATALOG_SQL, keys_enforced=self._pool.keys_enforced))
             con.execute(UPGRADE_CATALOG_SQL)
 
         # Read first: a start-up that finds everything in place writes nothing, so it also
@@ -79,7 +86,8 @@ class DuckDBTableStore:
         def create(con: duckdb.DuckDBPyConnection, published: list[Layout]) -> bool:
             if table_exists(con, schema.table_name):
                 return False
-            con.execute(create_table_sql(schema, if_not_exists=False))
+            con.execute(for_engine(create_table_sql(schema, if_not_exists=False),
+                                   keys_enforced=self._pool.keys_enforced))
             catalog.record(con, state_of_new_table(schema), schema.schema_id)
             published.append(read_layout(con, schema.table_name))
             return True

@@ -1,0 +1,50 @@
+"""Tests on the lake: a real PostgreSQL catalog (started once for the session) and data directories.
+
+While a module here runs, every server a test starts (tests/support/servers.py
+`base_env`) gets a lake of its own (per DUCKDB_PATH): its own catalog schema in
+the one cluster and a data directory beside its DUCKDB_PATH. The modules that import the API's
+tests so run them, unchanged, with STORAGE_BACKEND=ducklake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import servers
+from tests.support.postgres import PostgresServer, postgres_or_skip, postgres_server
+
+_lakes = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    postgres_or_skip()
+    with postgres_server() as server:
+        yield server
+
+
+def lake_env(postgres: PostgresServer, data_dir: Path, schema: str) -> dict[str, str]:
+    return {"STORAGE_BACKEND": "ducklake", "LAKE_CATALOG": postgres.conninfo(),
+            "LAKE_DATA_PATH": str(data_dir), "LAKE_METADATA_SCHEMA": schema}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def servers_on_a_lake(postgres: PostgresServer) -> Iterator[None]:
+    # The same DUCKDB_PATH, the same lake: a test that restarts its server finds its data again.
+    servers.backend_env = lambda db_path: lake_env(
+        postgres, db_path.parent / "lake-data", "lake_" + hashlib.sha1(str(db_path).encode()).hexdigest()[:16])
+    try:
+        yield
+    finally:
+        servers.backend_env = None
+
+
+@pytest.fixture
+def lake(postgres: PostgresServer, tmp_path: Path) -> dict[str, str]:
+    """The environment of one fresh lake, for replicas that share it."""
+    return lake_env(postgres, tmp_path / "shared-lake-data", f"lake_{next(_lakes)}")
