@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import psycopg
+from duckdb_spawn.v1 import project_service_pb2 as pb
 
 from tests.api.test_export import ipc_bytes, source_rows
 from tests.support.postgres import PostgresServer
 from tests.support.servers import InProcessServer, Stubs
-from duckdb_spawn.v1 import project_service_pb2 as pb
 
 
 def test_rows_land_in_the_lake_catalog_and_data_path(server: tuple[InProcessServer, Stubs],

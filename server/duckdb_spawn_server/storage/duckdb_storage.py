@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .claims import KeyClaims
 from .database import Database
 from .disk_guard import DiskSpaceGuard
 from .layouts import TableLayouts
 from .pool import ConnectionPool
 from .project_store import DuckDBProjectStore
 from .record_cache import RecordCache
+from .sql import first_row, quote_identifier
 from .tables import DuckDBTableStore
 from .writer import GroupCommitWriter
 
@@ -35,25 +37,46 @@ class DuckDBStorage:
     layouts: TableLayouts
     tables: DuckDBTableStore
     projects: DuckDBProjectStore
+    claims: KeyClaims | None = None  # a lake's (storage/claims.py)
 
     @classmethod
     def build(cls, database: Database, *, pool_size: int = 8, writer: WriterSettings = WriterSettings(),
               guard: DiskSpaceGuard | None = None, cache: RecordCache | None = None) -> DuckDBStorage:
         """Starts the writer, makes sure the catalog and request-log tables exist, clears crash leftovers."""
-        group_commit = GroupCommitWriter(database, queue_size=writer.queue_size, max_group=writer.max_group,
-                                         group_delay=writer.group_delay, guard=guard)
-        group_commit.start()
         pool = ConnectionPool(database, pool_size)
+        claims = _claims(database, pool)
+        group_commit = GroupCommitWriter(database, queue_size=writer.queue_size, max_group=writer.max_group,
+                                         group_delay=writer.group_delay, guard=guard, listener=claims)
+        group_commit.start()
         layouts = TableLayouts(pool)  # one instance: every DDL publishes the new layout to it
-        tables = DuckDBTableStore(pool, group_commit, layouts, cache=cache)
+        tables = DuckDBTableStore(pool, group_commit, layouts, cache=cache, claims=claims)
         tables.ensure_catalog()
         spool_dir = None if database.in_memory else str(database.path.parent)  # import spools, export pipes
-        projects = DuckDBProjectStore(pool, group_commit, layouts, spool_dir=spool_dir, guard=guard, cache=cache)
+        projects = DuckDBProjectStore(pool, group_commit, layouts, spool_dir=spool_dir, guard=guard, cache=cache,
+                                      claims=claims)
         projects.prepare()
-        return cls(database, pool, group_commit, layouts, tables, projects)
+        if claims is not None:
+            claims.start()
+        return cls(database, pool, group_commit, layouts, tables, projects, claims)
 
     def close(self) -> None:
         """Commits what is queued, then checkpoints and closes the database."""
         self.writer.stop(timeout=5.0)
+        if self.claims is not None:
+            self.claims.stop()
         self.pool.close()
         self.database.checkpoint_and_close()
+
+
+def _claims(database: Database, pool: ConnectionPool) -> KeyClaims | None:
+    """On a lake, ids are claimed in its PostgreSQL before each insert (a lake table has no key)."""
+    lake = database.settings.lake
+    if lake is None:
+        return None
+
+    def in_lake(table: str, column: str, key: str) -> bool:
+        with pool.connection() as con:
+            return first_row(con.execute(f"SELECT 1 FROM {quote_identifier(table)} WHERE {quote_identifier(column)} "
+                                         "= CAST(? AS UUID) LIMIT 1", [key])) is not None
+
+    return KeyClaims(lake.catalog, lake.metadata_schema, in_lake)

@@ -28,6 +28,7 @@ from ..domain.request_ids import LogEntry, LoggedRequest, RequestReplayed
 from ..domain.schema import TableSchema
 from ..domain.summaries import Summary, SummaryPlan
 from .arrow_rows import records_to_arrow
+from .claims import KeyClaims
 from .ddl import ETAG, SCHEMA_VERSION, UPDATE_TIME
 from .disk_guard import DiskSpaceGuard
 from .exports import export_chunks, remove_orphaned_pipes
@@ -39,7 +40,7 @@ from .query_sql import SqlFragment, after_sql, order_sql, where_sql
 from .record_cache import RecordCache
 from .sql import first_row, quote_identifier
 from .summaries import run_summary
-from .writer import Execute, GroupCommitWriter, InsertRows, WriteOp, insert_arrow, opaque_error
+from .writer import Execute, GroupCommitWriter, InsertRows, KeyCheck, WriteOp, insert_arrow, opaque_error
 
 PREFETCH_ROWS = 1000
 _DUPLICATE_KEY = re.compile(r'Duplicate key "[^":]*:\s*([0-9a-fA-F-]{36})')
@@ -48,8 +49,9 @@ _DUPLICATE_KEY = re.compile(r'Duplicate key "[^":]*:\s*([0-9a-fA-F-]{36})')
 class DuckDBProjectStore:
     def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts,
                  spool_dir: str | None = None, guard: DiskSpaceGuard | None = None,
-                 cache: RecordCache | None = None) -> None:
+                 cache: RecordCache | None = None, claims: KeyClaims | None = None) -> None:
         self._pool = pool
+        self._claims = claims  # a lake's: ids claimed across replicas (storage/claims.py)
         self._guard = guard
         self._cache = cache or RecordCache(0)
         self._writer = writer
@@ -76,6 +78,12 @@ class DuckDBProjectStore:
             builder = self._builders[key] = partial(records_to_arrow, schema, layout=layout)
         return builder
 
+    def _key_check(self, schema: TableSchema) -> KeyCheck | None:
+        if self._claims is None:
+            return None  # the table's PRIMARY KEY refuses duplicates
+        claims, table, column = self._claims, schema.table_name, schema.id_column.name
+        return lambda con, rows: claims.claim(con, table, column, rows)
+
     # -- writes -----------------------------------------------------------------
     def insert(self, schema: TableSchema, records: Sequence[ProjectRecord], *,
                log: LogEntry | None = None) -> Future[None]:
@@ -84,7 +92,7 @@ class DuckDBProjectStore:
         to_arrow = self._arrow_builder(schema, layout)
         guard = self._layouts.guard(schema.table_name, layout)
         rows = list(records)
-        key = None if self._pool.keys_enforced else schema.id_column.name
+        key = self._key_check(schema)
         op: WriteOp
         if log is not None:
             # Logged inserts are not merged with others: the log check and entry belong to this op.
@@ -96,7 +104,7 @@ class DuckDBProjectStore:
                          estimated_bytes=estimated_bytes(rows))
         else:
             op = InsertRows(table, rows, to_arrow, translate_error=_insert_error(rows), guard=guard,
-                            estimated_bytes=estimated_bytes(rows), key_column=key)
+                            estimated_bytes=estimated_bytes(rows), key_check=key)
         cache, name, shape = self._cache, schema.table_name, schema.content_hash()
 
         def committed(result: Any) -> None:

@@ -25,6 +25,7 @@ from ..domain.tables import TableCreation
 from ..domain.types import TypeKind
 from . import catalog
 from .catalog import Layout, read_layout
+from .claims import KeyClaims
 from .ddl import (
     CREATE_CATALOG_SQL,
     UPGRADE_CATALOG_SQL,
@@ -45,8 +46,9 @@ FIRST_ROWS = 10  # how many offending rows an error names
 
 class DuckDBTableStore:
     def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts,
-                 cache: RecordCache | None = None) -> None:
+                 cache: RecordCache | None = None, claims: KeyClaims | None = None) -> None:
         self._pool = pool
+        self._claims = claims
         self._writer = writer
         self._layouts = layouts
         self._cache = cache
@@ -153,7 +155,10 @@ class DuckDBTableStore:
             published.append(catalog.MISSING)
             return True
 
-        return bool(self._run_ddl(table, drop, timeout))
+        dropped = bool(self._run_ddl(table, drop, timeout))
+        if dropped and self._claims is not None:
+            self._claims.forget(table)  # its ids are free again
+        return dropped
 
 
 def _check_data(con: duckdb.DuckDBPyConnection, table: str, key: str, step: MigrationStep, rows: int) -> None:

@@ -1,0 +1,157 @@
+"""Several service processes on one lake: ids unique across them, nothing acknowledged lost to kill -9,
+every replica reading every acknowledged write, readiness following the catalog."""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import grpc
+import pyarrow as pa
+import pytest
+from duckdb_spawn.v1 import project_service_pb2 as pb
+from grpc_health.v1 import health_pb2
+
+from tests.support.postgres import PostgresServer
+from tests.support.rpc import create_request
+from tests.support.servers import ServerProcess, Stubs, base_env, wait_until
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+
+
+@contextmanager
+def replica(directory: Path, lake: dict[str, str]) -> Iterator[tuple[ServerProcess, Stubs]]:
+    """A service process on the shared lake (anonymous callers are writers by default)."""
+    process = ServerProcess(base_env(directory / "local.duckdb", **lake))
+    channel = None
+    try:
+        process.wait_serving()
+        channel = grpc.insecure_channel(process.target)
+        stubs = Stubs(channel)
+        process.wait_ready(stubs, timeout=60)
+        yield process, stubs
+    finally:
+        if channel is not None:
+            channel.close()
+        process.close()
+
+
+def create(stubs: Stubs, project_id: str) -> grpc.StatusCode:
+    try:
+        stubs.projects.CreateProject(create_request(project_id=project_id), timeout=60)
+    except grpc.RpcError as error:
+        return error.code()
+    return grpc.StatusCode.OK
+
+
+def exported_ids(stubs: Stubs) -> list[str]:
+    """Every row, read by a full scan (an Arrow export)."""
+    chunks = stubs.projects.ExportProjects(pb.ExportProjectsRequest(format=pb.EXPORT_FORMAT_ARROW_IPC), timeout=120)
+    table = pa.ipc.open_stream(b"".join(chunk.data for chunk in chunks)).read_all()
+    return [str(value) for value in table.column("project_id").to_pylist()]
+
+
+def consistent(stubs: Stubs) -> set[str]:
+    """The lake's consistency check: the count equals a full scan, and every id is there once."""
+    ids = exported_ids(stubs)
+    total = stubs.projects.ListProjects(pb.ListProjectsRequest(page_size=1), timeout=60).total_size
+    assert total == len(ids), "count(*) equals a full scan"
+    assert len(set(ids)) == len(ids), "every id is unique"
+    return set(ids)
+
+
+def test_each_id_is_created_once_across_replicas(tmp_path: Path, lake: dict[str, str]) -> None:
+    """1,000 creates spread over two replicas, 50 of their ids raced from both: one of each succeeds."""
+    with replica(tmp_path / "a", lake) as (_, a), replica(tmp_path / "b", lake) as (_, b):
+        unique = [str(uuid.uuid4()) for _ in range(950)]
+        raced = [str(uuid.uuid4()) for _ in range(50)]
+        calls = [((a, b)[i % 2], pid, "unique") for i, pid in enumerate(unique)]
+        calls += [(side, pid, "raced") for pid in raced for side in (a, b)]
+        random.Random(18).shuffle(calls)
+        with ThreadPoolExecutor(16) as pool:
+            codes = list(pool.map(lambda call: (call[1], call[2], create(call[0], call[1])), calls))
+        assert {code for _, kind, code in codes if kind == "unique"} == {grpc.StatusCode.OK}
+        for pid in raced:
+            outcomes = sorted(code.name for p, _, code in codes if p == pid)
+            assert outcomes == ["ALREADY_EXISTS", "OK"], f"{pid}: {outcomes}"
+        assert consistent(a) == consistent(b) == set(unique) | set(raced)
+
+
+def test_acknowledged_writes_survive_a_replica_killed_under_writes(tmp_path: Path, lake: dict[str, str]) -> None:
+    """kill -9 of one replica while both take writes, 3 rounds: nothing acknowledged is lost, the survivor
+    serves throughout, a replacement serves every row, and the lake stays consistent."""
+    acknowledged: set[str] = set()
+    with replica(tmp_path / "survivor", lake) as (_, survivor):
+        for round_number in range(3):
+            kill_under_writes(survivor, tmp_path / f"victim-{round_number}", lake, acknowledged)
+        stored = consistent(survivor)
+        assert acknowledged <= stored, f"{len(acknowledged - stored)} acknowledged writes lost"
+        with replica(tmp_path / "late", lake) as (_, late):  # started after the others wrote
+            assert consistent(late) == stored
+
+
+def kill_under_writes(survivor: Stubs, directory: Path, lake: dict[str, str], acknowledged: set[str]) -> None:
+    """Three writers on each replica; the victim is killed (SIGKILL) once both have written."""
+    lock = threading.Lock()
+    stop = threading.Event()
+    survivor_failures: list[str] = []
+    start = len(acknowledged)
+
+    def write(stubs: Stubs) -> None:
+        for _ in range(2_000):  # bounded; stopped long before
+            if stop.is_set():
+                return
+            pid = str(uuid.uuid4())
+            code = create(stubs, pid)
+            if code is grpc.StatusCode.OK:
+                with lock:
+                    acknowledged.add(pid)
+            elif stubs is survivor:
+                survivor_failures.append(code.name)
+
+    with replica(directory, lake) as (victim_process, victim):
+        threads = [threading.Thread(target=write, args=(stubs,)) for stubs in (survivor, victim) * 3]
+        for thread in threads:
+            thread.start()
+        try:
+            wait_until(lambda: len(acknowledged) >= start + 60, 60, "writes on both replicas")
+            victim_process.kill9()
+            killed_at = len(acknowledged)
+            wait_until(lambda: len(acknowledged) >= killed_at + 30, 60, "the survivor to keep writing")
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(60)
+    assert not survivor_failures, f"the survivor failed writes: {survivor_failures[:5]}"
+
+
+def test_readiness_follows_the_catalog(tmp_path: Path, lake: dict[str, str], postgres: PostgresServer) -> None:
+    with replica(tmp_path / "a", lake) as (_, stubs):
+        assert create(stubs, str(uuid.uuid4())) is grpc.StatusCode.OK
+        postgres.stop()
+        try:
+            wait_until(lambda: _status(stubs) != SERVING, 30, "NOT_SERVING while PostgreSQL is down")
+            assert create(stubs, str(uuid.uuid4())) is grpc.StatusCode.UNAVAILABLE
+        finally:
+            postgres.start()
+        wait_until(lambda: _status(stubs) == SERVING, 60, "SERVING once PostgreSQL is back")
+        assert create(stubs, str(uuid.uuid4())) is grpc.StatusCode.OK
+
+
+def _status(stubs: Stubs) -> int:
+    try:
+        return stubs.health.Check(health_pb2.HealthCheckRequest(), timeout=5).status
+    except grpc.RpcError:
+        return -1
+
+
+@pytest.fixture(autouse=True)
+def _quick_probes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Readiness probes every half second here (the default is 5 s)."""
+    monkeypatch.setenv("HEALTH_PROBE_INTERVAL", "0.5")
+
