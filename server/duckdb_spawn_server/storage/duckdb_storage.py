@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .claims import KeyClaims
+from .coordination import LakeCoordinator
 from .database import Database
 from .disk_guard import DiskSpaceGuard
 from .layouts import TableLayouts
@@ -37,7 +37,7 @@ class DuckDBStorage:
     layouts: TableLayouts
     tables: DuckDBTableStore
     projects: DuckDBProjectStore
-    claims: KeyClaims | None = None  # a lake's (storage/claims.py)
+    claims: LakeCoordinator | None = None  # a lake's (storage/coordination.py)
 
     @classmethod
     def build(cls, database: Database, *, pool_size: int = 8, writer: WriterSettings = WriterSettings(),
@@ -68,7 +68,7 @@ class DuckDBStorage:
         self.database.checkpoint_and_close()
 
 
-def _claims(database: Database, pool: ConnectionPool) -> KeyClaims | None:
+def _claims(database: Database, pool: ConnectionPool) -> LakeCoordinator | None:
     """On a lake, ids are claimed in its PostgreSQL before each insert (a lake table has no key)."""
     lake = database.settings.lake
     if lake is None:
@@ -79,4 +79,4 @@ def _claims(database: Database, pool: ConnectionPool) -> KeyClaims | None:
             return first_row(con.execute(f"SELECT 1 FROM {quote_identifier(table)} WHERE {quote_identifier(column)} "
                                          "= CAST(? AS UUID) LIMIT 1", [key])) is not None
 
-    return KeyClaims(lake.catalog, lake.metadata_schema, in_lake)
+    return LakeCoordinator(lake.catalog, lake.metadata_schema, in_lake)

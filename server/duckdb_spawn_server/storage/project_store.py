@@ -28,7 +28,7 @@ from ..domain.request_ids import LogEntry, LoggedRequest, RequestReplayed
 from ..domain.schema import TableSchema
 from ..domain.summaries import Summary, SummaryPlan
 from .arrow_rows import records_to_arrow
-from .claims import KeyClaims
+from .coordination import LakeCoordinator
 from .ddl import ETAG, SCHEMA_VERSION, UPDATE_TIME
 from .disk_guard import DiskSpaceGuard
 from .exports import export_chunks, remove_orphaned_pipes
@@ -49,9 +49,9 @@ _DUPLICATE_KEY = re.compile(r'Duplicate key "[^":]*:\s*([0-9a-fA-F-]{36})')
 class DuckDBProjectStore:
     def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts,
                  spool_dir: str | None = None, guard: DiskSpaceGuard | None = None,
-                 cache: RecordCache | None = None, claims: KeyClaims | None = None) -> None:
+                 cache: RecordCache | None = None, claims: LakeCoordinator | None = None) -> None:
         self._pool = pool
-        self._claims = claims  # a lake's: ids claimed across replicas (storage/claims.py)
+        self._claims = claims  # a lake's: ids claimed across replicas (storage/coordination.py)
         self._guard = guard
         self._cache = cache or RecordCache(0)
         self._writer = writer

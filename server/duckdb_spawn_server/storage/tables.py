@@ -25,7 +25,7 @@ from ..domain.tables import TableCreation
 from ..domain.types import TypeKind
 from . import catalog
 from .catalog import Layout, read_layout
-from .claims import KeyClaims
+from .coordination import LakeCoordinator
 from .ddl import (
     CREATE_CATALOG_SQL,
     UPGRADE_CATALOG_SQL,
@@ -46,7 +46,7 @@ FIRST_ROWS = 10  # how many offending rows an error names
 
 class DuckDBTableStore:
     def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts,
-                 cache: RecordCache | None = None, claims: KeyClaims | None = None) -> None:
+                 cache: RecordCache | None = None, claims: LakeCoordinator | None = None) -> None:
         self._pool = pool
         self._claims = claims
         self._writer = writer

@@ -1,4 +1,6 @@
-"""Project ids unique across the replicas of a lake: each id is claimed in PostgreSQL first.
+"""What the replicas of one lake agree on through its PostgreSQL: unique ids, one changer at a time.
+
+**Ids.** Each project id is claimed in PostgreSQL before its lake insert.
 
 DuckLake has no PRIMARY KEY, and two replicas inserting the same id would both
 commit. So before a lake insert the writer claims the rows' ids in a table of
@@ -16,12 +18,22 @@ there (the claim becomes committed: a duplicate) or it is not (the claim is
 taken over). A background pass repairs stale claims the same way, so a crash
 at any step leaves no id unusable and no id twice.
 
-Only this replica's writer thread claims; the PostgreSQL connection is its own.
+**Changes.** DuckLake refuses to commit an UPDATE or DELETE when another
+transaction changed the same table meanwhile, and concurrent deletes that
+write Parquet delete files have corrupted a table in our probes. So a
+transaction that updates or deletes holds a PostgreSQL advisory lock (one per
+lake) from before it begins until it has committed or rolled back: changes are
+serialised across replicas, appends are not. The lock is a session lock: a
+replica that dies releases it with its connection.
+
+Only this replica's writer thread claims and locks; its PostgreSQL connection
+is its own (one per thread).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import threading
@@ -46,7 +58,7 @@ CLAIMS_TABLE = "duckdb_spawn_key_claims"
 LakeLookup = Callable[[str, str, str], bool]
 
 
-class KeyClaims:
+class LakeCoordinator:
     def __init__(self, conninfo: str, schema: str, lookup: LakeLookup, *,
                  stale_after: float = STALE_AFTER_SECONDS) -> None:
         self._conninfo = conninfo
@@ -57,10 +69,21 @@ class KeyClaims:
         self.owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this process, this start
         self._connections = threading.local()
         self._pending: list[tuple[str, str]] = []  # claimed by the open lake transaction
+        self._locked = False  # the changes lock is held (until the transaction ends)
+        # One advisory lock per lake: the catalog schema's name, hashed into PostgreSQL's bigint space.
+        self._lock_key = int.from_bytes(hashlib.sha256(f"duckdb-spawn:{schema}".encode()).digest()[:8], "big",
+                                        signed=True)
         self._stopped = threading.Event()
         self._repairer: threading.Thread | None = None
 
     # -- the writer's side -----------------------------------------------------------
+    def begin(self, changes: bool) -> None:
+        """A writer transaction is about to begin; `changes`: it updates or deletes (not only appends)."""
+        if changes:
+            with self._catalog_errors():
+                self._connection().execute("SELECT pg_advisory_lock(%s)", [self._lock_key])
+                self._locked = True
+
     def claim(self, con: duckdb.DuckDBPyConnection, table: str, column: str, rows: pa.Table) -> None:
         """Claims the ids of rows about to be inserted into `table`; raises on a duplicate."""
         ids = rows.column(column)
@@ -99,7 +122,8 @@ class KeyClaims:
         self._pending.append((table, key))
 
     def committed(self) -> None:
-        """The lake transaction committed: its claims are settled."""
+        """The lake transaction committed: its claims are settled, the changes lock released."""
+        self._unlock()
         pending, self._pending = self._pending, []
         if pending:
             try:
@@ -109,7 +133,8 @@ class KeyClaims:
                 self._drop_connection()
 
     def rolled_back(self) -> None:
-        """The lake transaction rolled back: its claims are released."""
+        """The lake transaction rolled back: its claims and the changes lock are released."""
+        self._unlock()
         pending, self._pending = self._pending, []
         if pending:
             try:
@@ -120,6 +145,15 @@ class KeyClaims:
             except psycopg.Error as error:  # stale claims are repaired later
                 log.warning("could not release claims: %s", type(error).__name__)
                 self._drop_connection()
+
+    def _unlock(self) -> None:
+        if not self._locked:
+            return
+        self._locked = False
+        try:
+            self._connection().execute("SELECT pg_advisory_unlock(%s)", [self._lock_key])
+        except psycopg.Error:  # a dropped connection has released it
+            self._drop_connection()
 
     def _mark_committed(self, pg: psycopg.Connection[Any], claims: Sequence[tuple[str, str]]) -> None:
         pg.execute(f"UPDATE {self._table} SET state = 'committed' WHERE (table_name, key) IN "
