@@ -201,3 +201,23 @@ def test_etag_updates_and_deletes_from_two_replicas(tmp_path: Path, lake: dict[s
                 got = stubs.projects.GetProject(pb.GetProjectRequest(name=f"projects/{pid}"), timeout=30)
                 assert int(got.attributes["maturity_years"]) == 15 + updates[pid], "no update lost"
             assert consistent(stubs) == set(shared)
+
+
+def test_a_request_id_runs_once_across_replicas(tmp_path: Path, lake: dict[str, str]) -> None:
+    """The same create, with the same request id, sent to two replicas at once: one project, whichever
+    replica answers (a logged write holds the lake's changes lock, so its log lookup sees the other's)."""
+    with replica(tmp_path / "a", lake) as (_, a), replica(tmp_path / "b", lake) as (_, b):
+        request_ids = [str(uuid.uuid4()) for _ in range(20)]
+
+        def send(stubs: Stubs, request_id: str) -> str:
+            request = create_request(project_name=f"once {request_id}")
+            request.request_id = request_id
+            return stubs.projects.CreateProject(request, timeout=60).name
+
+        with ThreadPoolExecutor(8) as pool:
+            names = list(pool.map(lambda job: (job[1], send(*job)),
+                                  [(stubs, rid) for rid in request_ids for stubs in (a, b)]))
+        for request_id in request_ids:
+            answers = {name for rid, name in names if rid == request_id}
+            assert len(answers) == 1, f"{request_id}: {answers}"
+        assert len(consistent(a)) == len(request_ids), "one project per request id"

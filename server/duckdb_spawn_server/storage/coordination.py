@@ -23,8 +23,11 @@ transaction changed the same table meanwhile, and concurrent deletes that
 write Parquet delete files have corrupted a table in our probes. So a
 transaction that updates or deletes holds a PostgreSQL advisory lock (one per
 lake) from before it begins until it has committed or rolled back: changes are
-serialised across replicas, appends are not. The lock is a session lock: a
-replica that dies releases it with its connection.
+serialised across replicas, appends are not. Writes that carry an AIP-155
+request id take it too (they are not plain appends): the log lookup then sees
+every entry another replica committed, so a request id runs once across the
+replicas. The lock is a session lock: a replica that dies releases it with
+its connection.
 
 Only this replica's writer thread claims and locks; its PostgreSQL connection
 is its own (one per thread).

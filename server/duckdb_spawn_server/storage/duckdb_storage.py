@@ -37,38 +37,38 @@ class DuckDBStorage:
     layouts: TableLayouts
     tables: DuckDBTableStore
     projects: DuckDBProjectStore
-    claims: LakeCoordinator | None = None  # a lake's (storage/coordination.py)
+    coordinator: LakeCoordinator | None = None  # a lake's (storage/coordination.py)
 
     @classmethod
     def build(cls, database: Database, *, pool_size: int = 8, writer: WriterSettings = WriterSettings(),
               guard: DiskSpaceGuard | None = None, cache: RecordCache | None = None) -> DuckDBStorage:
         """Starts the writer, makes sure the catalog and request-log tables exist, clears crash leftovers."""
         pool = ConnectionPool(database, pool_size)
-        claims = _claims(database, pool)
+        coordinator = _coordinator(database, pool)
         group_commit = GroupCommitWriter(database, queue_size=writer.queue_size, max_group=writer.max_group,
-                                         group_delay=writer.group_delay, guard=guard, listener=claims)
+                                         group_delay=writer.group_delay, guard=guard, listener=coordinator)
         group_commit.start()
         layouts = TableLayouts(pool)  # one instance: every DDL publishes the new layout to it
-        tables = DuckDBTableStore(pool, group_commit, layouts, cache=cache, claims=claims)
+        tables = DuckDBTableStore(pool, group_commit, layouts, cache=cache, coordinator=coordinator)
         tables.ensure_catalog()
         spool_dir = None if database.in_memory else str(database.path.parent)  # import spools, export pipes
         projects = DuckDBProjectStore(pool, group_commit, layouts, spool_dir=spool_dir, guard=guard, cache=cache,
-                                      claims=claims)
+                                      coordinator=coordinator)
         projects.prepare()
-        if claims is not None:
-            claims.start()
-        return cls(database, pool, group_commit, layouts, tables, projects, claims)
+        if coordinator is not None:
+            coordinator.start()
+        return cls(database, pool, group_commit, layouts, tables, projects, coordinator)
 
     def close(self) -> None:
         """Commits what is queued, then checkpoints and closes the database."""
         self.writer.stop(timeout=5.0)
-        if self.claims is not None:
-            self.claims.stop()
+        if self.coordinator is not None:
+            self.coordinator.stop()
         self.pool.close()
         self.database.checkpoint_and_close()
 
 
-def _claims(database: Database, pool: ConnectionPool) -> LakeCoordinator | None:
+def _coordinator(database: Database, pool: ConnectionPool) -> LakeCoordinator | None:
     """On a lake, ids are claimed in its PostgreSQL before each insert (a lake table has no key)."""
     lake = database.settings.lake
     if lake is None:

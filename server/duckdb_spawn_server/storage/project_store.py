@@ -49,9 +49,9 @@ _DUPLICATE_KEY = re.compile(r'Duplicate key "[^":]*:\s*([0-9a-fA-F-]{36})')
 class DuckDBProjectStore:
     def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts,
                  spool_dir: str | None = None, guard: DiskSpaceGuard | None = None,
-                 cache: RecordCache | None = None, claims: LakeCoordinator | None = None) -> None:
+                 cache: RecordCache | None = None, coordinator: LakeCoordinator | None = None) -> None:
         self._pool = pool
-        self._claims = claims  # a lake's: ids claimed across replicas (storage/coordination.py)
+        self._coordinator = coordinator  # a lake's (storage/coordination.py)
         self._guard = guard
         self._cache = cache or RecordCache(0)
         self._writer = writer
@@ -79,10 +79,10 @@ class DuckDBProjectStore:
         return builder
 
     def _key_check(self, schema: TableSchema) -> KeyCheck | None:
-        if self._claims is None:
+        if self._coordinator is None:
             return None  # the table's PRIMARY KEY refuses duplicates
-        claims, table, column = self._claims, schema.table_name, schema.id_column.name
-        return lambda con, rows: claims.claim(con, table, column, rows)
+        coordinator, table, column = self._coordinator, schema.table_name, schema.id_column.name
+        return lambda con, rows: coordinator.claim(con, table, column, rows)
 
     # -- writes -----------------------------------------------------------------
     def insert(self, schema: TableSchema, records: Sequence[ProjectRecord], *,

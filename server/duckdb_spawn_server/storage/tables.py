@@ -46,9 +46,9 @@ FIRST_ROWS = 10  # how many offending rows an error names
 
 class DuckDBTableStore:
     def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts,
-                 cache: RecordCache | None = None, claims: LakeCoordinator | None = None) -> None:
+                 cache: RecordCache | None = None, coordinator: LakeCoordinator | None = None) -> None:
         self._pool = pool
-        self._claims = claims
+        self._coordinator = coordinator
         self._writer = writer
         self._layouts = layouts
         self._cache = cache
@@ -156,8 +156,8 @@ class DuckDBTableStore:
             return True
 
         dropped = bool(self._run_ddl(table, drop, timeout))
-        if dropped and self._claims is not None:
-            self._claims.forget(table)  # its ids are free again
+        if dropped and self._coordinator is not None:
+            self._coordinator.forget(table)  # its ids are free again
         return dropped
 
 
