@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,9 +18,11 @@ import pytest
 from duckdb_spawn.v1 import project_service_pb2 as pb
 from grpc_health.v1 import health_pb2
 
+from tests.support.ontology import running_ontology
 from tests.support.postgres import PostgresServer
 from tests.support.rpc import create_request
 from tests.support.servers import ServerProcess, Stubs, base_env, wait_until
+from tests.tables.conftest import document
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
@@ -221,3 +224,54 @@ def test_a_request_id_runs_once_across_replicas(tmp_path: Path, lake: dict[str, 
             answers = {name for rid, name in names if rid == request_id}
             assert len(answers) == 1, f"{request_id}: {answers}"
         assert len(consistent(a)) == len(request_ids), "one project per request id"
+
+
+def test_an_additive_change_reaches_every_replica_while_they_write(tmp_path: Path, lake: dict[str, str]) -> None:
+    """The ontology gains a column while two replicas take writes: no valid write fails, and both
+    accept the new column within one cache TTL, without a restart."""
+    with running_ontology(tmp_path / "ontology", document("v1")) as ontology:
+        env = {**lake, "USE_MOCK_ONTO_SERVER": "false", "ONTO_SERVER_URL": ontology.url, "ONTO_CACHE_TTL": "1",
+               "AUTO_MIGRATE": "additive"}
+        with replica(tmp_path / "a", env) as (_, a), replica(tmp_path / "b", env) as (_, b):
+            failures: list[str] = []
+            written = [0]
+            stop = threading.Event()
+
+            def write(stubs: Stubs, index: int) -> None:
+                for call in range(2_000):  # bounded; stopped long before
+                    if stop.is_set():
+                        return
+                    try:
+                        stubs.projects.CreateProject(create_request(project_name=f"w{index}-{call}"), timeout=30)
+                        written[0] += 1
+                    except grpc.RpcError as error:
+                        failures.append(f"{error.code().name}: {error.details()}")
+
+            threads = [threading.Thread(target=write, args=(stubs, i)) for i, stubs in enumerate((a, b) * 2)]
+            for thread in threads:
+                thread.start()
+            try:
+                wait_until(lambda: written[0] >= 40, 60, "writes before the change")
+                changed_at = time.monotonic()
+                ontology.write(document("v2", extra=[{"name": "sponsor", "type": "VARCHAR"}]))
+                for stubs in (a, b):
+                    wait_until(lambda s=stubs: _takes_sponsor(s), 30, "the new column accepted")
+                took = time.monotonic() - changed_at
+                before = written[0]
+                wait_until(lambda: written[0] >= before + 40, 60, "writes after the change")
+            finally:
+                stop.set()
+                for thread in threads:
+                    thread.join(60)
+            assert not failures, failures[:5]
+            assert took < 1 + 5 + 10, f"the change took {took:.1f}s to reach both replicas"  # TTL, fetch, probes
+            assert consistent(a) == consistent(b)
+
+
+def _takes_sponsor(stubs: Stubs) -> bool:
+    try:
+        stubs.projects.CreateProject(create_request(project_name="sponsored", sponsor="Bank"), timeout=30)
+    except grpc.RpcError as error:
+        assert error.code() is grpc.StatusCode.INVALID_ARGUMENT, f"{error.code()}: {error.details()}"
+        return False
+    return True

@@ -81,9 +81,14 @@ class TableLayouts:
     def guard(self, table: str, columns: tuple[str, ...]) -> Callable[[], None]:
         """A check for the writer thread: the table still has the layout the rows were built for."""
 
+        # On a lake, writes name their columns: a column added meanwhile (by any replica) is no obstacle.
+        names_columns = self._pool.lake
+
         def check() -> None:
             current = self._cache.get(table)
-            if current is not None and current.columns != columns:
+            if current is None or current.columns == columns:
+                return
+            if not names_columns or not set(columns) <= set(current.columns):
                 raise Aborted("the table was migrated while the write was queued; retry",
                               reason="TABLE_CHANGED", metadata={"table": table})
 

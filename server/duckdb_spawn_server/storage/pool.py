@@ -39,6 +39,7 @@ class PoolStats:
 class ConnectionPool:
     def __init__(self, database: Database, size: int) -> None:
         self._database = database
+        self.lake = database.lake  # other replicas write too: what this one caches may be stale
         self.keys_enforced = not database.lake  # DuckLake has no PRIMARY KEY or UNIQUE
         self._idle: queue.LifoQueue[duckdb.DuckDBPyConnection] = queue.LifoQueue()
         for _ in range(size):

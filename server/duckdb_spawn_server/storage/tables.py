@@ -100,7 +100,10 @@ class DuckDBTableStore:
         with self._pool.connection() as con:
             con.begin()  # one snapshot for columns, catalog and row count
             try:
-                return catalog.read_state(con, table)
+                state = catalog.read_state(con, table)
+                if self._pool.lake:  # another replica may have changed the table: this is its layout now
+                    self._layouts.publish(table, read_layout(con, table))
+                return state
             finally:
                 con.rollback()
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import queue
 import random
+import secrets
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -40,6 +41,7 @@ from ..domain.errors import DeadlineExceeded, DomainError, Unavailable
 from ..domain.futures import settle
 from .database import Database
 from .disk_guard import DiskSpaceGuard
+from .sql import quote_identifier
 
 log = logging.getLogger(__name__)
 
@@ -172,9 +174,20 @@ def insert_arrow(con: duckdb.DuckDBPyConnection, table_sql: str, rows: pa.Table,
     (which DuckDB wraps in a pyarrow dataset scan, holding the GIL) cuts the
     statement from ~6.9 to ~4.4 ms.
     """
-    if key_check is not None:
-        key_check(con, rows)
-    con.from_arrow(rows.__arrow_c_stream__()).insert_into(table_sql)
+    if key_check is None:
+        con.from_arrow(rows.__arrow_c_stream__()).insert_into(table_sql)
+        return rows.num_rows
+    # A lake: ids checked across replicas, and the columns named, since another replica may have added
+    # one since this one read the table's layout (a positional insert would then fail).
+    key_check(con, rows)
+    name = f"_rows_{secrets.token_hex(8)}"
+    view = quote_identifier(name)
+    columns = ", ".join(quote_identifier(column) for column in rows.column_names)
+    con.from_arrow(rows.__arrow_c_stream__()).create_view(name)
+    try:
+        con.execute(f"INSERT INTO {table_sql} ({columns}) SELECT {columns} FROM {view}")
+    finally:
+        con.execute(f"DROP VIEW IF EXISTS {view}")
     return rows.num_rows
 
 
