@@ -370,4 +370,5 @@ def lake_settings(settings: Settings) -> LakeSettings | None:
         return None
     s3 = S3Settings(settings.lake_s3_endpoint, settings.lake_s3_region, settings.lake_s3_access_key_id,
                     settings.lake_s3_secret_access_key, settings.lake_s3_url_style, settings.lake_s3_use_ssl)
-    return LakeSettings(settings.lake_catalog, settings.lake_data_path, settings.lake_metadata_schema, s3)
+    return LakeSettings(settings.lake_catalog, settings.lake_data_path, settings.lake_metadata_schema, s3,
+                        settings.lake_maintenance_interval, settings.lake_snapshot_retention)

@@ -251,6 +251,12 @@ class Settings:
         "or s3://bucket/prefix/.")
     lake_metadata_schema: str = variable(
         "ducklake", _identifier, "PostgreSQL schema holding the lake's catalog tables.")
+    lake_maintenance_interval: float = variable(
+        "300", _float_range(0.5, 86_400),
+        "Seconds between the lake leader's maintenance rounds (flush inlined rows, merge files, expire snapshots, "
+        "delete unused files); one replica leads at a time.")
+    lake_snapshot_retention: float = variable(
+        "86400", _float_range(0, 31_536_000), "Seconds a lake snapshot stays readable before the leader expires it.")
     lake_s3_endpoint: str = variable(
         "", _path_or_empty, "host:port of an S3-compatible endpoint for an s3:// LAKE_DATA_PATH (empty: AWS).")
     lake_s3_region: str = variable("us-east-1", _nonempty, "S3 region.")

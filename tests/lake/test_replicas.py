@@ -275,3 +275,30 @@ def _takes_sponsor(stubs: Stubs) -> bool:
         assert error.code() is grpc.StatusCode.INVALID_ARGUMENT, f"{error.code()}: {error.details()}"
         return False
     return True
+
+
+def test_one_replica_leads_the_maintenance_and_another_takes_over(tmp_path: Path, lake: dict[str, str]) -> None:
+    """Two replicas: one leads and runs maintenance rounds (flushing inlined rows into Parquet); killed, the
+    other takes over; the rows stay as they were."""
+    env = {**lake, "LAKE_MAINTENANCE_INTERVAL": "1", "LAKE_SNAPSHOT_RETENTION": "0"}
+    with replica(tmp_path / "a", env) as (first_process, first), replica(tmp_path / "b", env) as (second_process, _):
+        for _ in range(20):
+            assert create(first, str(uuid.uuid4())) is grpc.StatusCode.OK
+        processes = {"a": first_process, "b": second_process}
+
+        def leaders() -> list[str]:
+            return [name for name, process in processes.items()
+                    if any(r.get("message") == "leading the lake's maintenance" for r in process.log_records())]
+
+        leader = wait_until(lambda: leaders() or None, 30, "a leader")
+        assert len(leader) == 1, leader
+        rounds = wait_until(lambda: [r for r in processes[leader[0]].log_records()
+                                     if r.get("message") == "lake maintenance done" and r.get("tables_flushed")],
+                            30, "a maintenance round that flushed the inlined rows")
+        assert rounds
+        stored = consistent(first)
+        processes[leader[0]].kill9()
+        survivor = "b" if leader[0] == "a" else "a"
+        wait_until(lambda: survivor in leaders(), 30, "the other replica to take over")
+        with replica(tmp_path / "c", env) as (_, late):
+            assert consistent(late) == stored

@@ -73,9 +73,7 @@ class LakeCoordinator:
         self._connections = threading.local()
         self._pending: list[tuple[str, str]] = []  # claimed by the open lake transaction
         self._locked = False  # the changes lock is held (until the transaction ends)
-        # One advisory lock per lake: the catalog schema's name, hashed into PostgreSQL's bigint space.
-        self._lock_key = int.from_bytes(hashlib.sha256(f"duckdb-spawn:{schema}".encode()).digest()[:8], "big",
-                                        signed=True)
+        self._lock_key = advisory_key(schema, "changes")
         self._stopped = threading.Event()
         self._repairer: threading.Thread | None = None
 
@@ -229,6 +227,12 @@ class LakeCoordinator:
             self._drop_connection()
             raise Unavailable("the lake's catalog (PostgreSQL) did not answer; retry shortly",
                               retry_after_seconds=1.0, reason="CATALOG_UNAVAILABLE") from None
+
+
+def advisory_key(schema: str, purpose: str) -> int:
+    """One PostgreSQL advisory lock per lake and purpose: the names hashed into PostgreSQL's bigint space."""
+    return int.from_bytes(hashlib.sha256(f"duckdb-spawn:{schema}:{purpose}".encode()).digest()[:8], "big",
+                          signed=True)
 
 
 def duplicate(column: str, value: object) -> duckdb.ConstraintException:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .coordination import LakeCoordinator
 from .database import Database
 from .disk_guard import DiskSpaceGuard
+from .lake_maintenance import LakeMaintenance
 from .layouts import TableLayouts
 from .pool import ConnectionPool
 from .project_store import DuckDBProjectStore
@@ -38,6 +39,7 @@ class DuckDBStorage:
     tables: DuckDBTableStore
     projects: DuckDBProjectStore
     coordinator: LakeCoordinator | None = None  # a lake's (storage/coordination.py)
+    maintenance: LakeMaintenance | None = None  # a lake's (storage/lake_maintenance.py)
 
     @classmethod
     def build(cls, database: Database, *, pool_size: int = 8, writer: WriterSettings = WriterSettings(),
@@ -55,12 +57,21 @@ class DuckDBStorage:
         projects = DuckDBProjectStore(pool, group_commit, layouts, spool_dir=spool_dir, guard=guard, cache=cache,
                                       coordinator=coordinator)
         projects.prepare()
+        maintenance = None
         if coordinator is not None:
             coordinator.start()
-        return cls(database, pool, group_commit, layouts, tables, projects, coordinator)
+            lake = database.settings.lake
+            assert lake is not None
+            maintenance = LakeMaintenance(lake.catalog, lake.metadata_schema, database.cursor,
+                                          interval=lake.maintenance_interval,
+                                          snapshot_retention=lake.snapshot_retention)
+            maintenance.start()
+        return cls(database, pool, group_commit, layouts, tables, projects, coordinator, maintenance)
 
     def close(self) -> None:
         """Commits what is queued, then checkpoints and closes the database."""
+        if self.maintenance is not None:
+            self.maintenance.stop()
         self.writer.stop(timeout=5.0)
         if self.coordinator is not None:
             self.coordinator.stop()

@@ -38,6 +38,8 @@ class LakeSettings:
     data_path: str  # a directory ending in /, or s3://bucket/prefix/
     metadata_schema: str = "ducklake"
     s3: S3Settings | None = None
+    maintenance_interval: float = 300.0  # seconds between the leader's rounds (storage/lake_maintenance.py)
+    snapshot_retention: float = 86_400.0  # seconds a snapshot stays readable
 
     def __repr__(self) -> str:  # the conninfo may hold a password, the S3 settings keys
         return f"LakeSettings(data_path={self.data_path!r}, metadata_schema={self.metadata_schema!r})"
