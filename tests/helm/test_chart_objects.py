@@ -51,8 +51,11 @@ def render_fails(values: dict[str, Any], message: str) -> None:
 
 # -- replicas ------------------------------------------------------------------------------------------
 @ALL_SETS
-def test_replicas_is_one(name: str) -> None:
-    assert statefulset(render(VALUE_SETS[name]))["spec"]["replicas"] == 1
+def test_replicas_is_one_on_a_file_and_as_asked_on_a_lake(name: str) -> None:
+    workload = statefulset(render(VALUE_SETS[name]))
+    lake = VALUE_SETS[name].get("storage", {}).get("backend") == "ducklake"
+    assert workload["kind"] == ("Deployment" if lake else "StatefulSet")
+    assert workload["spec"]["replicas"] == (VALUE_SETS[name]["replicas"] if lake else 1)
 
 
 @pytest.mark.parametrize("replicas", [2, 0, 3])
@@ -206,6 +209,21 @@ OWNED: dict[str, tuple[dict[str, Any], str]] = {
                                    "mountPath": "/etc/auth"}}, "/etc/auth/t.yaml"),
     "TLS_CERT_FILE": ({"tls": {"enabled": True, "secretName": "c", "mountPath": "/etc/tls"}}, "/etc/tls/tls.crt"),
     "TLS_KEY_FILE": ({"tls": {"enabled": True, "secretName": "c", "mountPath": "/etc/tls"}}, "/etc/tls/tls.key"),
+    "STORAGE_BACKEND": ({"storage": {"backend": "ducklake", "lake": {"catalogSecret": {"name": "cat"},
+                                                                      "dataPath": "s3://lake-bucket/p/"}}}, "ducklake"),
+    "LAKE_CATALOG": ({"storage": {"lake": {"catalogSecret": {"name": "cat", "key": "dsn"}}}}, "secret:cat/dsn"),
+    "LAKE_DATA_PATH": ({"storage": {"lake": {"dataPath": "s3://lake-bucket/p/"}}}, "s3://lake-bucket/p/"),
+    "LAKE_METADATA_SCHEMA": ({"storage": {"lake": {"metadataSchema": "lake_x"}}}, "lake_x"),
+    "LAKE_MAINTENANCE_INTERVAL": ({"storage": {"lake": {"maintenanceInterval": 60}}}, "60"),
+    "LAKE_SNAPSHOT_RETENTION": ({"storage": {"lake": {"snapshotRetention": 3600}}}, "3600"),
+    "LAKE_S3_ENDPOINT": ({"storage": {"lake": {"s3": {"endpoint": "minio:9000"}}}}, "minio:9000"),
+    "LAKE_S3_REGION": ({"storage": {"lake": {"s3": {"region": "eu-west-1"}}}}, "eu-west-1"),
+    "LAKE_S3_URL_STYLE": ({"storage": {"lake": {"s3": {"urlStyle": "path"}}}}, "path"),
+    "LAKE_S3_USE_SSL": ({"storage": {"lake": {"s3": {"useSsl": False}}}}, "false"),
+    "LAKE_S3_ACCESS_KEY_ID": ({"storage": {"lake": {"s3": {"credentialsSecret": {"name": "keys"}}}}},
+                              "secret:keys/access-key-id"),
+    "LAKE_S3_SECRET_ACCESS_KEY": ({"storage": {"lake": {"s3": {"credentialsSecret": {"name": "keys"}}}}},
+                                  "secret:keys/secret-access-key"),
     "TLS_CLIENT_CA_FILE": ({"tls": {"enabled": True, "secretName": "c", "clientAuth": True,
                                     "mountPath": "/etc/tls"}}, "/etc/tls/ca.crt"),
     "HEALTH_PORT": ({"tls": {"enabled": True, "secretName": "c", "healthPort": 6002}}, "6002"),
@@ -427,3 +445,52 @@ def test_notes_give_a_port_forward_and_a_grpcurl_line_and_helm_test_checks_healt
     assert command[-1] == f"demo-duckdb-spawn:{port}"
     service_ports = {p["port"] for p in one(render(values), "Service", "demo-duckdb-spawn")["spec"]["ports"]}
     assert port in service_ports
+
+
+# -- the lake mode -------------------------------------------------------------------------------------
+def test_a_lake_runs_a_deployment_whose_pods_keep_only_scratch() -> None:
+    manifests = render(VALUE_SETS["lake-s3"])
+    workload = statefulset(manifests)
+    spec = workload["spec"]["template"]["spec"]
+    assert "volumeClaimTemplates" not in workload["spec"]
+    assert spec["volumes"][[v["name"] for v in spec["volumes"]].index("data")].get("emptyDir") is not None
+    assert workload["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, "a rollout keeps every replica"
+    env = environment(manifests)
+    assert env["STORAGE_BACKEND"] == "ducklake" and env["LAKE_DATA_PATH"] == "s3://financing-lake/projects/"
+    assert env["LAKE_CATALOG"] == "secret:financing-lake-catalog/catalog"
+    assert env["LAKE_S3_SECRET_ACCESS_KEY"] == "secret:financing-lake-s3/secret-access-key"
+    config_map = of_kind(manifests, "ConfigMap")[0]["data"]
+    assert not {"LAKE_CATALOG", "LAKE_S3_ACCESS_KEY_ID", "LAKE_S3_SECRET_ACCESS_KEY"} & set(config_map), \
+        "secrets stay in Secrets"
+    keys = [c["topologyKey"] for c in spec["topologySpreadConstraints"]]
+    assert keys == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+    selector = workload["spec"]["selector"]["matchLabels"]
+    assert all(c["labelSelector"]["matchLabels"] == selector for c in spec["topologySpreadConstraints"])
+    assert one(manifests, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+    load_settings({k: v for k, v in env.items() if k not in CHART_HELPERS})  # the server accepts it
+
+
+def test_a_lake_on_a_shared_volume_mounts_the_claim_as_its_data_path() -> None:
+    manifests = render(VALUE_SETS["lake-volume"])
+    spec = statefulset(manifests)["spec"]["template"]["spec"]
+    lake = next(v for v in spec["volumes"] if v["name"] == "lake")
+    assert lake["persistentVolumeClaim"]["claimName"] == "financing-lake-files"
+    mount = next(m for m in server_container(manifests)["volumeMounts"] if m["name"] == "lake")
+    assert environment(manifests)["LAKE_DATA_PATH"] == mount["mountPath"] + "/"
+
+
+@pytest.mark.parametrize(("lake", "message"), [
+    ({"dataPath": "s3://lake-bucket/p/"}, "catalogSecret.name"),
+    ({"catalogSecret": {"name": "c"}}, "exactly one of dataPath"),
+    ({"catalogSecret": {"name": "c"}, "dataPath": "s3://lake-bucket/p/", "sharedClaim": "x"},
+     "exactly one of dataPath"),
+])
+def test_a_lake_without_its_catalog_or_with_two_data_paths_is_refused(lake: dict[str, Any], message: str) -> None:
+    render_fails({"storage": {"backend": "ducklake", "lake": lake}}, message)
+
+
+def test_the_values_schema_allows_more_replicas_only_on_a_lake() -> None:
+    with loaded_chart() as chart:
+        chart.validate_schema(chart.merge_values(VALUE_SETS["lake-s3"]))
+        with pytest.raises(helm.HelmValuesError, match="replicas"):
+            chart.validate_schema(chart.merge_values({"replicas": 3}))

@@ -31,6 +31,8 @@ EXPECTED_KINDS = {
     "pdb": {"ConfigMap", "Service", "ServiceAccount", "StatefulSet", "Pod", "PodDisruptionBudget"},
     "production": {"ConfigMap", "Service", "ServiceAccount", "StatefulSet", "Pod", "ServiceMonitor",
                    "PrometheusRule", "NetworkPolicy", "PodDisruptionBudget"},
+    "lake-s3": {"ConfigMap", "Service", "ServiceAccount", "Deployment", "Pod", "PodDisruptionBudget"},
+    "lake-volume": {"ConfigMap", "Service", "ServiceAccount", "Deployment", "Pod"},
 }
 
 
@@ -54,7 +56,7 @@ def test_the_chart_lints_clean_in_strict_mode(name: str, kube_version: str) -> N
 def test_each_value_set_renders_the_objects_it_asks_for(name: str) -> None:
     manifests = render(VALUE_SETS[name])
     assert {m["kind"] for m in manifests} == EXPECTED_KINDS[name]
-    assert len(of_kind(manifests, "StatefulSet")) == 1
+    assert len(of_kind(manifests, "StatefulSet") + of_kind(manifests, "Deployment")) == 1
     names = [(m["kind"], m["metadata"]["name"]) for m in manifests]
     assert len(names) == len(set(names)), f"duplicate objects: {names}"
 

@@ -39,6 +39,21 @@ PRODUCTION = {
     "logLevel": "WARNING",
 }
 
+# Three replicas over one DuckLake: the catalog's connection string and the S3 keys from Secrets.
+LAKE_S3 = {
+    **PDB, "replicas": 3,
+    "storage": {"backend": "ducklake", "lake": {
+        "catalogSecret": {"name": "financing-lake-catalog"}, "dataPath": "s3://financing-lake/projects/",
+        "s3": {"endpoint": "minio.storage.svc:9000", "urlStyle": "path", "useSsl": False,
+               "credentialsSecret": {"name": "financing-lake-s3"}}}},
+}
+# The same on a ReadWriteMany volume.
+LAKE_VOLUME = {
+    "replicas": 2,
+    "storage": {"backend": "ducklake", "lake": {"catalogSecret": {"name": "financing-lake-catalog"},
+                                                "sharedClaim": "financing-lake-files"}},
+}
+
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "default": {},
     "tls": TLS,
@@ -49,4 +64,6 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "custom-resources": CUSTOM_RESOURCES,
     "pdb": PDB,
     "production": PRODUCTION,
+    "lake-s3": LAKE_S3,
+    "lake-volume": LAKE_VOLUME,
 }

@@ -68,7 +68,10 @@ def one(manifests: list[Manifest], kind: str, name: str | None = None) -> Manife
 
 
 def statefulset(manifests: list[Manifest]) -> Manifest:
-    return one(manifests, "StatefulSet")
+    """The server's workload: a StatefulSet (one DuckDB file), or a Deployment (a DuckLake)."""
+    workloads = of_kind(manifests, "StatefulSet") + of_kind(manifests, "Deployment")
+    assert len(workloads) == 1, f"expected one workload, found {[m['kind'] for m in workloads]}"
+    return workloads[0]
 
 
 def server_container(manifests: list[Manifest]) -> Manifest:
@@ -115,7 +118,7 @@ def _expand(text: str, env: Mapping[str, str]) -> str:
 
 
 def container_environment(manifests: list[Manifest], container: Manifest) -> dict[str, str]:
-    """The environment the kubelet gives `container` (ConfigMaps and the downward API only)."""
+    """The environment the kubelet gives `container` (ConfigMaps, the downward API; Secrets by name)."""
     env: dict[str, str] = {}
     for source in container.get("envFrom", []):
         config_map = one(manifests, "ConfigMap", source["configMapRef"]["name"])
@@ -125,6 +128,9 @@ def container_environment(manifests: list[Manifest], container: Manifest) -> dic
             env[item["name"]] = _expand(item["value"], env)
         elif "resourceFieldRef" in item.get("valueFrom", {}):
             env[item["name"]] = _resource_field(container, item["valueFrom"]["resourceFieldRef"])
+        elif "secretKeyRef" in item.get("valueFrom", {}):  # shown as where it comes from, never a value
+            ref = item["valueFrom"]["secretKeyRef"]
+            env[item["name"]] = f"secret:{ref['name']}/{ref['key']}"
         else:
             raise AssertionError(f"no emulation for {item}")
     return env

@@ -118,6 +118,32 @@ TLS_CERT_FILE: tls.enabled and tls.secretName
 TLS_KEY_FILE: tls.enabled and tls.secretName
 TLS_CLIENT_CA_FILE: tls.clientAuth
 HEALTH_PORT: tls.healthPort
+STORAGE_BACKEND: storage.backend
+LAKE_CATALOG: storage.lake.catalogSecret
+LAKE_DATA_PATH: storage.lake.dataPath or storage.lake.sharedClaim
+LAKE_METADATA_SCHEMA: storage.lake.metadataSchema
+LAKE_MAINTENANCE_INTERVAL: storage.lake.maintenanceInterval
+LAKE_SNAPSHOT_RETENTION: storage.lake.snapshotRetention
+LAKE_S3_ENDPOINT: storage.lake.s3.endpoint
+LAKE_S3_REGION: storage.lake.s3.region
+LAKE_S3_URL_STYLE: storage.lake.s3.urlStyle
+LAKE_S3_USE_SSL: storage.lake.s3.useSsl
+LAKE_S3_ACCESS_KEY_ID: storage.lake.s3.credentialsSecret
+LAKE_S3_SECRET_ACCESS_KEY: storage.lake.s3.credentialsSecret
+{{- end }}
+
+{{/* "true" when the release runs on a DuckLake (storage.backend ducklake), after checking its values. */}}
+{{- define "duckdb-spawn.lake" -}}
+{{- if eq .Values.storage.backend "ducklake" }}
+{{- $lake := .Values.storage.lake }}
+{{- if not $lake.catalogSecret.name }}
+{{- fail "storage.lake.catalogSecret.name: ducklake needs the Secret holding the catalog's connection string" }}
+{{- end }}
+{{- if eq (not $lake.dataPath) (not $lake.sharedClaim) }}
+{{- fail "storage.lake: set exactly one of dataPath (s3://...) and sharedClaim (a ReadWriteMany claim)" }}
+{{- end }}
+{{- true }}
+{{- end }}
 {{- end }}
 
 {{/* Every variable the ConfigMap holds, as YAML: the values above, then `env`. */}}
@@ -152,6 +178,20 @@ HEALTH_PORT: tls.healthPort
 {{- $_ = set $c "TLS_CLIENT_CA_FILE" (printf "%s/ca.crt" $tls) }}
 {{- end }}
 {{- $_ = set $c "HEALTH_PORT" (include "duckdb-spawn.envText" $v.tls.healthPort) }}
+{{- end }}
+{{- if include "duckdb-spawn.lake" . }}
+{{- $lake := $v.storage.lake }}
+{{- $_ = set $c "STORAGE_BACKEND" "ducklake" }}
+{{- $_ = set $c "LAKE_DATA_PATH" (default (printf "%s/" (trimSuffix "/" $lake.sharedMountPath)) $lake.dataPath) }}
+{{- $_ = set $c "LAKE_METADATA_SCHEMA" $lake.metadataSchema }}
+{{- $_ = set $c "LAKE_MAINTENANCE_INTERVAL" (include "duckdb-spawn.envText" $lake.maintenanceInterval) }}
+{{- $_ = set $c "LAKE_SNAPSHOT_RETENTION" (include "duckdb-spawn.envText" $lake.snapshotRetention) }}
+{{- if $lake.dataPath }}
+{{- $_ = set $c "LAKE_S3_ENDPOINT" $lake.s3.endpoint }}
+{{- $_ = set $c "LAKE_S3_REGION" $lake.s3.region }}
+{{- $_ = set $c "LAKE_S3_URL_STYLE" $lake.s3.urlStyle }}
+{{- $_ = set $c "LAKE_S3_USE_SSL" (toString $lake.s3.useSsl) }}
+{{- end }}
 {{- end }}
 {{- $owned := include "duckdb-spawn.ownedVariables" . | fromYaml }}
 {{- range $name, $value := $v.env }}
