@@ -18,9 +18,14 @@ import pytest
 from duckdb_spawn.v1 import project_service_pb2 as pb
 from grpc_health.v1 import health_pb2
 
+from tests.api.test_export import ipc_bytes, source_rows
 from tests.support.ontology import running_ontology
 from tests.support.postgres import PostgresServer
 from tests.support.rpc import create_request
+from tests.support.s3 import KEY_ID as S3_KEY_ID
+from tests.support.s3 import REGION as S3_REGION
+from tests.support.s3 import SECRET as S3_SECRET
+from tests.support.s3 import s3_server
 from tests.support.servers import ServerProcess, Stubs, base_env, wait_until
 from tests.tables.conftest import document
 
@@ -302,3 +307,25 @@ def test_one_replica_leads_the_maintenance_and_another_takes_over(tmp_path: Path
         wait_until(lambda: survivor in leaders(), 30, "the other replica to take over")
         with replica(tmp_path / "c", env) as (_, late):
             assert consistent(late) == stored
+
+
+def test_two_replicas_on_a_lake_in_s3(tmp_path: Path, postgres: PostgresServer) -> None:
+    """The data path in an S3 endpoint (moto): rows written on one replica are Parquet objects in the
+    bucket and read back, whole, on the other."""
+    with s3_server() as s3:
+        bucket = s3.create_bucket("financing-lake")
+        env = {"STORAGE_BACKEND": "ducklake", "LAKE_CATALOG": postgres.conninfo(), "LAKE_METADATA_SCHEMA": "on_s3",
+               "LAKE_DATA_PATH": f"s3://{bucket}/projects/", "LAKE_S3_ENDPOINT": s3.endpoint,
+               "LAKE_S3_REGION": S3_REGION, "LAKE_S3_ACCESS_KEY_ID": S3_KEY_ID,
+               "LAKE_S3_SECRET_ACCESS_KEY": S3_SECRET, "LAKE_S3_URL_STYLE": "path", "LAKE_S3_USE_SSL": "false"}
+        with replica(tmp_path / "a", env) as (_, a), replica(tmp_path / "b", env) as (_, b):
+            table = source_rows(3_000)
+            imported = a.projects.ImportProjects(iter([pb.ImportProjectsRequest(arrow_ipc=ipc_bytes(table))]),
+                                                 timeout=120)
+            assert imported.imported_count == 3_000
+            created = [str(uuid.uuid4()) for _ in range(5)]
+            for pid in created:
+                assert create(b, pid) is grpc.StatusCode.OK
+            assert any(key.endswith(".parquet") for key in s3.list_keys(bucket, "projects/"))
+            assert consistent(a) == consistent(b)
+            assert len(consistent(b)) == 3_005
