@@ -55,7 +55,7 @@ def _no_pipeline() -> None:
 def _no_commit() -> None:
     from duckdb_spawn_server.storage import writer
 
-    def insert_arrow(con: Any, table_sql: str, rows: Any) -> int:
+    def insert_arrow(con: Any, table_sql: str, rows: Any, key_check: Any = None) -> int:
         return int(rows.num_rows)
 
     writer.insert_arrow = insert_arrow  # type: ignore[assignment]

@@ -329,3 +329,19 @@ def test_two_replicas_on_a_lake_in_s3(tmp_path: Path, postgres: PostgresServer) 
             assert any(key.endswith(".parquet") for key in s3.list_keys(bucket, "projects/"))
             assert consistent(a) == consistent(b)
             assert len(consistent(b)) == 3_005
+
+
+def test_the_catalog_password_never_reaches_the_log(tmp_path: Path, postgres: PostgresServer) -> None:
+    """DuckDB's attach errors quote the whole connection string: the server logs them without the password."""
+    catalog = f"{postgres.conninfo('no_such_database')} password=NeverLogThis42"
+    env = {"STORAGE_BACKEND": "ducklake", "LAKE_CATALOG": catalog, "LAKE_DATA_PATH": str(tmp_path / "data")}
+    process = ServerProcess(base_env(tmp_path / "a" / "local.duckdb", **env))
+    try:
+        process.wait_serving()
+        wait_until(lambda: [r for r in process.log_records() if r.get("message") == "database not available yet, "
+                            "retrying" and "no_such_database" in str(r)], 30, "the attach to fail and be logged")
+    finally:
+        process.close()
+    output = "\n".join(process.lines + process.stderr_lines)
+    assert "NeverLogThis42" not in output
+    assert "password=***" in output

@@ -27,7 +27,7 @@ import duckdb
 
 from ..domain.errors import Unavailable
 from .disk_guard import low_disk_space
-from .lake import LakeSettings, attach, extension_directory, load_extensions, use
+from .lake import LakeSettings, attach, extension_directory, load_extensions, redact, use
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,10 @@ class Database:
                 attach(self._connection, settings.lake)
         except duckdb.Error as error:
             where = settings.path if settings.lake is None else f"the lake at {settings.lake.data_path}"
-            # DuckDB's message about a failed ATTACH does not repeat the connection string.
-            raise DatabaseError(f"cannot open DuckDB database at {where}: {str(error).splitlines()[0][:300]}") \
-                from error
+            # DuckDB's message about a failed ATTACH quotes the catalog's connection string: no password
+            # goes on, and the original error is not chained (a traceback would print it).
+            raise DatabaseError(f"cannot open DuckDB database at {where}: "
+                                f"{redact(str(error).splitlines()[0])[:300]}") from None
         # What DuckDB actually applied, so an operator can see the container limits took effect.
         # fetchall, not fetchone: an unfinished result keeps its transaction open on this
         # connection, and every CHECKPOINT (automatic ones included) would then fail.
@@ -141,7 +142,7 @@ class Database:
             if self.invalidated is not None:
                 return
             # DuckDB's first line names the cause (e.g. the checkpoint's write error); no SQL in it.
-            self.invalidated = text.splitlines()[0][:300] if text else "fatal error"
+            self.invalidated = redact(text.splitlines()[0])[:300] if text else "fatal error"
         log.critical("DuckDB invalidated the database; writes are refused and liveness fails until "
                      "a restart", extra={"error": self.invalidated})
         for listener in self._invalidation_listeners:

@@ -13,6 +13,7 @@ here; the catalog's connection string and the S3 keys are never logged.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,14 @@ class LakeSettings:
 
     def __repr__(self) -> str:  # the conninfo may hold a password, the S3 settings keys
         return f"LakeSettings(data_path={self.data_path!r}, metadata_schema={self.metadata_schema!r})"
+
+
+_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """`text` without passwords: DuckDB's errors about the catalog quote its whole connection string."""
+    return _PASSWORD.sub(r"\1***", text)
 
 
 def literal(value: str) -> str:

@@ -20,6 +20,7 @@ import duckdb
 
 from .database import Database, DatabaseError
 from .ddl import CATALOG_TABLE
+from .lake import redact
 from .pool import ConnectionPool
 from .sql import first_row, quote_identifier, table_exists
 
@@ -60,7 +61,7 @@ class DatabaseProbe:
 
 def _describe(error: Exception) -> str:
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {first_line[:200]}"
+    return f"{type(error).__name__}: {redact(first_line)[:200]}"
 
 
 @dataclass(frozen=True)
