@@ -160,6 +160,11 @@ class TableStore(Protocol):
 
     def drop(self, table: str, timeout: float | None = None) -> bool: ...
 
+    def migrates_automatically(self) -> bool:
+        """Whether this process applies the automatic (additive) migrations: always for a file; on a lake,
+        only the leader, whose change every replica then finds in place."""
+        ...
+
 
 class TableMetrics(Protocol):
     def table_operation(self, operation: str, status: str) -> None: ...

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from .errors import DomainError, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from .errors import DomainError, FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Unavailable
 from .migration import MigrationPlan, MigrationStep, StepAction, StepSafety, TableState, plan_migration
 from .names import table_name
 from .ports import NoTableMetrics, SchemaProvider, TableMetrics, TableStore
@@ -50,6 +50,11 @@ class TableAdmin:
             return SwapResult(message=f"created table {new.table_name}" if created.created else "")
         plan = plan_migration(state, new)
         safe = plan.with_safety(StepSafety.SAFE) if self.auto_migrate else ()
+        if safe and not self.store.migrates_automatically():
+            # Another replica (the lake's leader) applies them; the schema comes into force here once it has.
+            raise Unavailable(f"table {new.table_name} awaits its migration to {new.version} by the lake's leader",
+                              retry_after_seconds=1.0, reason="MIGRATION_BY_LEADER",
+                              metadata={"table": new.table_name, "version": new.version})
         pending = tuple(s for s in plan.steps if s not in safe)
         if safe or (plan.empty and state.schema_version != new.version):
             try:

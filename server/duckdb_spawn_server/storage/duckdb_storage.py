@@ -50,21 +50,18 @@ class DuckDBStorage:
         group_commit = GroupCommitWriter(database, queue_size=writer.queue_size, max_group=writer.max_group,
                                          group_delay=writer.group_delay, guard=guard, listener=coordinator)
         group_commit.start()
+        maintenance = _maintenance(database)
         layouts = TableLayouts(pool)  # one instance: every DDL publishes the new layout to it
-        tables = DuckDBTableStore(pool, group_commit, layouts, cache=cache, coordinator=coordinator)
+        tables = DuckDBTableStore(pool, group_commit, layouts, cache=cache, coordinator=coordinator,
+                                  leads=None if maintenance is None else lambda: maintenance.leader)
         tables.ensure_catalog()
         spool_dir = None if database.in_memory else str(database.path.parent)  # import spools, export pipes
         projects = DuckDBProjectStore(pool, group_commit, layouts, spool_dir=spool_dir, guard=guard, cache=cache,
                                       coordinator=coordinator)
         projects.prepare()
-        maintenance = None
         if coordinator is not None:
             coordinator.start()
-            lake = database.settings.lake
-            assert lake is not None
-            maintenance = LakeMaintenance(lake.catalog, lake.metadata_schema, database.cursor,
-                                          interval=lake.maintenance_interval,
-                                          snapshot_retention=lake.snapshot_retention)
+        if maintenance is not None:
             maintenance.start()
         return cls(database, pool, group_commit, layouts, tables, projects, coordinator, maintenance)
 
@@ -91,3 +88,12 @@ def _coordinator(database: Database, pool: ConnectionPool) -> LakeCoordinator | 
                                          "= CAST(? AS UUID) LIMIT 1", [key])) is not None
 
     return LakeCoordinator(lake.catalog, lake.metadata_schema, in_lake)
+
+
+def _maintenance(database: Database) -> LakeMaintenance | None:
+    """On a lake, the leader's maintenance (and automatic migrations); None for a file."""
+    lake = database.settings.lake
+    if lake is None:
+        return None
+    return LakeMaintenance(lake.catalog, lake.metadata_schema, database.cursor,
+                           interval=lake.maintenance_interval, snapshot_retention=lake.snapshot_retention)

@@ -7,7 +7,10 @@ and so the lock, then ends), and whichever replica asks next takes over. Every
 files, expires snapshots older than the retention and deletes the files they
 alone used once they are an hour older still (long exports on other replicas
 may be reading them). It does so under the lake's changes lock
-(storage/coordination.py): updates and deletes wait, appends go on.
+(storage/coordination.py): updates and deletes wait, appends go on. The
+leader also applies the automatic (additive) migrations of a new ontology
+schema; the other replicas put the schema in force once they find the table
+migrated (domain/table_admin.py).
 """
 
 from __future__ import annotations
@@ -47,6 +50,10 @@ class LakeMaintenance:
         self._thread = threading.Thread(target=self._run, name="lake-maintenance", daemon=True)
 
     def start(self) -> None:
+        try:  # at once: a lone replica leads (and migrates) from its first schema on
+            self._try_to_lead()
+        except psycopg.Error:
+            self._disconnect()  # the thread keeps asking
         self._thread.start()
 
     def stop(self) -> None:

@@ -13,7 +13,7 @@ published to `TableLayouts` before the writer takes the next op.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import duckdb
@@ -46,9 +46,11 @@ FIRST_ROWS = 10  # how many offending rows an error names
 
 class DuckDBTableStore:
     def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts,
-                 cache: RecordCache | None = None, coordinator: LakeCoordinator | None = None) -> None:
+                 cache: RecordCache | None = None, coordinator: LakeCoordinator | None = None,
+                 leads: Callable[[], bool] | None = None) -> None:
         self._pool = pool
         self._coordinator = coordinator
+        self._leads = leads  # a lake's: whether this replica is its leader (storage/lake_maintenance.py)
         self._writer = writer
         self._layouts = layouts
         self._cache = cache
@@ -146,6 +148,9 @@ class DuckDBTableStore:
             return opaque_error(error)
 
         return self._run_ddl(table, migrate, timeout, translate)
+
+    def migrates_automatically(self) -> bool:
+        return self._leads is None or self._leads()
 
     def drop(self, table: str, timeout: float | None = None) -> bool:
         """Drops the table and its catalog row; False when it does not exist."""
