@@ -15,13 +15,15 @@ from pathlib import Path
 import grpc
 import pyarrow as pa
 import pytest
+from duckdb_spawn.v1 import admin_service_pb2 as admin_pb
 from duckdb_spawn.v1 import project_service_pb2 as pb
 from grpc_health.v1 import health_pb2
 
 from tests.api.test_export import ipc_bytes, source_rows
+from tests.support.auth import with_token
 from tests.support.ontology import running_ontology
 from tests.support.postgres import PostgresServer
-from tests.support.rpc import create_request
+from tests.support.rpc import call_error, create_request
 from tests.support.s3 import KEY_ID as S3_KEY_ID
 from tests.support.s3 import REGION as S3_REGION
 from tests.support.s3 import SECRET as S3_SECRET
@@ -345,3 +347,26 @@ def test_the_catalog_password_never_reaches_the_log(tmp_path: Path, postgres: Po
     output = "\n".join(process.lines + process.stderr_lines)
     assert "NeverLogThis42" not in output
     assert "password=***" in output
+
+
+def test_a_type_change_the_lake_cannot_make_is_refused_cleanly(tmp_path: Path, lake: dict[str, str]) -> None:
+    """DuckLake changes a type only by promotion: an admin's narrowing is FAILED_PRECONDITION, nothing
+    changed, no SQL in the message; a promotion (INTEGER to BIGINT) applies."""
+    with running_ontology(tmp_path / "ontology", document("v1")) as ontology:
+        env = {**lake, "USE_MOCK_ONTO_SERVER": "false", "ONTO_SERVER_URL": ontology.url, "AUTO_MIGRATE": "off"}
+        with replica(tmp_path / "a", env) as (process, writer):
+            assert create(writer, str(uuid.uuid4())) is grpc.StatusCode.OK
+            token = (tmp_path / "a" / "admin.token").read_text().strip()
+            stubs = Stubs(with_token(grpc.insecure_channel(process.target), token))
+            ontology.write(document("v2", total_amount={"type": "DECIMAL(10,2)"}))
+            stubs.admin.RefreshSchemas(admin_pb.RefreshSchemasRequest(), timeout=30)
+            error = call_error(stubs.admin.UpdateTable,
+                               admin_pb.UpdateTableRequest(name="tables/projects", force=True))
+            assert error.code is grpc.StatusCode.FAILED_PRECONDITION and error.error_info.reason == "MIGRATION_FAILED"
+            assert "ALTER" not in error.message and "DuckDB" not in error.message
+            table = stubs.admin.GetTable(admin_pb.GetTableRequest(name="tables/projects"), timeout=30)
+            assert {c.name: c.type for c in table.columns}["total_amount"] == "DECIMAL(20,2)"
+            assert len(consistent(stubs)) == 1
+            ontology.write(document("v3", maturity_years={"type": "BIGINT"}))
+            stubs.admin.RefreshSchemas(admin_pb.RefreshSchemasRequest(), timeout=30)
+            assert stubs.admin.UpdateTable(admin_pb.UpdateTableRequest(name="tables/projects"), timeout=30).applied

@@ -58,8 +58,8 @@ def test_a_migration_that_fails_midway_is_rolled_back_entirely(migrating: Migrat
     before = _snapshot(migrating)
     real = storage_tables.alter_statements
 
-    def failing_last_step(table: str, step):  # type: ignore[no-untyped-def]
-        statements = real(table, step)
+    def failing_last_step(table: str, step, **options):  # type: ignore[no-untyped-def]
+        statements = real(table, step, **options)
         if step.column == "sponsor":  # the last step: the earlier ALTER has already run in the transaction
             statements.append(f'ALTER TABLE "{table}" ALTER COLUMN "no_such_column" SET NOT NULL')
         return statements

@@ -66,7 +66,7 @@ def read_layout(con: duckdb.DuckDBPyConnection, table: str) -> Layout:
                   frozenset(r[0] for r in rows if not r[2]))
 
 
-def read_state(con: duckdb.DuckDBPyConnection, table: str) -> TableState | None:
+def read_state(con: duckdb.DuckDBPyConnection, table: str, *, recorded_required: bool = False) -> TableState | None:
     """The table as it is, or None when it does not exist."""
     layout = read_layout(con, table)
     if not layout.exists:
@@ -87,7 +87,9 @@ def read_state(con: duckdb.DuckDBPyConnection, table: str) -> TableState | None:
         if name.startswith("_"):
             continue
         ctype, default = _logical(table, name, data_type, logical.get(name))
-        columns.append(ExistingColumn(name, ctype, name in layout.not_null, default, name in primary))
+        # A lake's tables keep required columns nullable (DuckLake cannot add the constraint): the catalog says.
+        required = name in layout.not_null or (recorded_required and bool(logical.get(name, {}).get("required")))
+        columns.append(ExistingColumn(name, ctype, required, default, name in primary))
     return TableState(table, tuple(columns), int(count[0]) if count else 0, version, content_hash)
 
 
@@ -95,7 +97,8 @@ def record(con: duckdb.DuckDBPyConnection, state: TableState, schema_id: str) ->
     """Records the table's logical state and the schema version it matches (in the caller's transaction)."""
     # The key is recorded too: a lake's tables have no PRIMARY KEY constraint to read it from.
     columns = {c.name: {"type": c.type.sql, "default": to_json_value(c.default) if c.default is not None else None,
-                        **({"primary_key": True} if c.primary_key else {})}
+                        **({"primary_key": True} if c.primary_key else {}),
+                        **({"required": True} if c.required else {})}
                for c in state.columns}
     now: Any = datetime.now(UTC).replace(tzinfo=None)
     # Delete and insert rather than INSERT OR REPLACE, which needs a key DuckLake cannot have.

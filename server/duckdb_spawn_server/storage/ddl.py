@@ -76,8 +76,12 @@ def physical_type(ctype: ColumnType) -> str:
     return ctype.sql
 
 
-def alter_statements(table: str, step: MigrationStep) -> list[str]:
-    """The ALTER TABLE statements of one migration step (none when nothing physical changes)."""
+def alter_statements(table: str, step: MigrationStep, *, not_null: bool = True) -> list[str]:
+    """The ALTER TABLE statements of one migration step (none when nothing physical changes).
+
+    `not_null` False (a lake: DuckLake can neither add a column with a constraint nor set one
+    later): required columns stay nullable in the table; the service's validation requires them,
+    and the catalog records them as required (storage/catalog.py)."""
     alter = f"ALTER TABLE {quote_identifier(table)}"
     column = quote_identifier(step.column)
     target = step.target
@@ -88,7 +92,7 @@ def alter_statements(table: str, step: MigrationStep) -> list[str]:
         add = f"{alter} ADD COLUMN {column} {target.type.sql}"
         if target.default is not None:
             add += " DEFAULT " + sql_literal(target.default, target.type)
-        return [add] + ([f"{alter} ALTER COLUMN {column} SET NOT NULL"] if target.required else [])
+        return [add] + ([f"{alter} ALTER COLUMN {column} SET NOT NULL"] if target.required and not_null else [])
     if step.action is StepAction.DROP_COLUMN:
         return [f"{alter} DROP COLUMN {column}"]
     if step.action is StepAction.ALTER_TYPE:
@@ -100,9 +104,9 @@ def alter_statements(table: str, step: MigrationStep) -> list[str]:
         new = step.to_type.sql
         return [f"{alter} ALTER COLUMN {column} SET DATA TYPE {new} USING TRY_CAST({column} AS {new})"]
     if step.action is StepAction.SET_NOT_NULL:
-        return [f"{alter} ALTER COLUMN {column} SET NOT NULL"]
+        return [f"{alter} ALTER COLUMN {column} SET NOT NULL"] if not_null else []
     if step.action is StepAction.DROP_NOT_NULL:
-        return [f"{alter} ALTER COLUMN {column} DROP NOT NULL"]
+        return [f"{alter} ALTER COLUMN {column} DROP NOT NULL"] if not_null else []
     if step.action is StepAction.SET_DEFAULT:
         assert target is not None and target.default is not None
         return [f"{alter} ALTER COLUMN {column} SET DEFAULT {sql_literal(target.default, target.type)}"]

@@ -102,7 +102,7 @@ class DuckDBTableStore:
         with self._pool.connection() as con:
             con.begin()  # one snapshot for columns, catalog and row count
             try:
-                state = catalog.read_state(con, table)
+                state = catalog.read_state(con, table, recorded_required=self._pool.lake)
                 if self._pool.lake:  # another replica may have changed the table: this is its layout now
                     self._layouts.publish(table, read_layout(con, table))
                 return state
@@ -115,7 +115,7 @@ class DuckDBTableStore:
         progress: list[MigrationStep] = []
 
         def migrate(con: duckdb.DuckDBPyConnection, published: list[Layout]) -> TableState:
-            current = catalog.read_state(con, table)
+            current = catalog.read_state(con, table, recorded_required=self._pool.lake)
             if current is None:
                 raise FailedPrecondition(f"table {table} does not exist", reason="TABLE_MISSING",
                                          metadata={"table": table})
@@ -128,7 +128,7 @@ class DuckDBTableStore:
                 _check_data(con, table, key, step, current.row_count)
             for step in steps:
                 progress.append(step)
-                for statement in alter_statements(table, step):
+                for statement in alter_statements(table, step, not_null=self._pool.keys_enforced):
                     con.execute(statement)
             after = state_after(plan, steps)
             catalog.record(con, after, plan.target.schema_id)
