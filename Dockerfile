@@ -3,7 +3,8 @@
 # filesystem; the database lives on the volume mounted at /var/lib/duckdb-spawn.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# Build: install the package and its runtime dependencies (not the dev extra) into a venv.
+# Build: install the package, its runtime dependencies and the lake extra (DuckLake's extension wheels,
+# psycopg: storage.backend ducklake), not the dev extra, into a venv.
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
@@ -11,7 +12,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY server ./server
 COPY generated ./generated
-RUN /opt/venv/bin/pip install . && /opt/venv/bin/pip uninstall --yes pip setuptools
+RUN /opt/venv/bin/pip install '.[lake]' && /opt/venv/bin/pip uninstall --yes pip setuptools
 
 # Run: the venv only, as a non-root user.
 FROM ${PYTHON_IMAGE}

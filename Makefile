@@ -61,7 +61,7 @@ $(NODE_STAMP): clients/node/package-lock.json
 
 node-deps: $(NODE_STAMP)
 
-# The lake tests (issue 18 spike) start a real PostgreSQL as the `postgres` user: Debian's package,
+# The lake tests (tests/lake) start a real PostgreSQL as the `postgres` user: Debian's package,
 # installed here when absent (root; a no-op when present, skipped with a message otherwise).
 postgres-tools:
 	.ci/install-postgres

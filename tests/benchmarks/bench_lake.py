@@ -2,7 +2,7 @@
 
     python -m tests.benchmarks.bench_lake [--creates 1500] [--gets 3000] [--rows 100000]
 
-Starts a real PostgreSQL (tests/support/postgres.py), then measures each row on
+Starts a real PostgreSQL (tests/support/postgres.py, durable: fsync on), then measures each row on
 three set-ups, one after the other: the embedded DuckDB file (one process), a
 DuckLake with one replica, and the same lake with two replicas (calls spread
 over them round-robin). Every server is `python -m duckdb_spawn_server` as
@@ -98,7 +98,7 @@ def main() -> int:
     messages = arrow_messages(table)
     workdir = Path(tempfile.mkdtemp(prefix="bench-lake-"))
     columns: dict[str, dict[str, float]] = {}
-    with postgres_server() as postgres:
+    with postgres_server(durable=True) as postgres:  # fsync on, as the file's WAL
         lake = {"STORAGE_BACKEND": "ducklake", "LAKE_CATALOG": postgres.conninfo(),
                 "LAKE_DATA_PATH": str(workdir / "lake-data"), "LAKE_METADATA_SCHEMA": "bench"}
         for label, count, extra in (("file", 1, {}), ("lake x1", 1, lake), ("lake x2", 2, lake)):

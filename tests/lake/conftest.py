@@ -50,9 +50,9 @@ def lake(postgres: PostgresServer, tmp_path: Path) -> dict[str, str]:
     return lake_env(postgres, tmp_path / "shared-lake-data", f"lake_{next(_lakes)}")
 
 
-# Tests of the file's type changes: DuckLake changes a column's type only by promotion (INTEGER to
-# BIGINT, ...), so on a lake a narrowing or an incompatible change is refused, cleanly
-# (test_replicas.py::test_a_type_change_the_lake_cannot_make_is_refused_cleanly).
+# Tests of the file's type changes: DuckLake changes a column's type by promotion (INTEGER to
+# BIGINT, ...) and otherwise only while the rows are inlined, so on a lake a narrowing or an
+# incompatible change may be refused, cleanly (test_replicas.py::test_a_type_change_the_lake_...).
 FILE_ONLY = (
     "test_destructive_changes_are_never_automatic_and_show_as_pending",
     "test_a_forced_narrowing_that_rows_violate_is_refused_naming_them",

@@ -63,7 +63,7 @@ class PostgresServer:
     # fsync off by default: tests need speed, not durability against a power cut (the OS keeps
     # what PostgreSQL wrote, so a SIGKILL of PostgreSQL loses nothing). synchronous_commit stays
     # on: with it off a SIGKILL of PostgreSQL loses commits it had acknowledged (seen in the
-    # spike: a lake commit vanished). The probe's figures use `durable=True` (all defaults).
+    # lake probes: a lake commit vanished). A benchmark can ask for `durable=True` (all defaults).
     durable: bool = False
     settings: Mapping[str, str] = field(default_factory=dict)
     dbname: str = "postgres"
