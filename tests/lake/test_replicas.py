@@ -378,3 +378,16 @@ def test_a_type_change_the_lake_cannot_make_is_refused_cleanly(tmp_path: Path, l
             ontology.write(document("v3", maturity_years={"type": "BIGINT"}))
             stubs.admin.RefreshSchemas(admin_pb.RefreshSchemasRequest(), timeout=30)
             assert stubs.admin.UpdateTable(admin_pb.UpdateTableRequest(name="tables/projects"), timeout=30).applied
+
+
+def test_readiness_follows_the_data_path(tmp_path: Path, lake: dict[str, str]) -> None:
+    """The lake's files on a volume that goes away (unmounted): NOT_SERVING, and back when it returns."""
+    data = Path(lake["LAKE_DATA_PATH"])
+    with replica(tmp_path / "a", lake) as (_, stubs):
+        assert create(stubs, str(uuid.uuid4())) is grpc.StatusCode.OK
+        data.rename(data.with_name("moved-away"))
+        try:
+            wait_until(lambda: _status(stubs) != SERVING, 30, "NOT_SERVING without the data path")
+        finally:
+            data.with_name("moved-away").rename(data)
+        wait_until(lambda: _status(stubs) == SERVING, 30, "SERVING once the data path is back")

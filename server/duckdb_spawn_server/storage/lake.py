@@ -13,6 +13,7 @@ here; the catalog's connection string and the S3 keys are never logged.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,8 @@ def attach(con: duckdb.DuckDBPyConnection, settings: LakeSettings) -> None:
         if s3.access_key_id:
             options += [("KEY_ID", literal(s3.access_key_id)), ("SECRET", literal(s3.secret_access_key))]
         con.execute("CREATE OR REPLACE SECRET lake_s3 (" + ", ".join(f"{k} {v}" for k, v in options) + ")")
+    if not settings.data_path.startswith("s3://"):  # made here, so readiness can tell a missing volume
+        os.makedirs(settings.data_path, exist_ok=True)
     con.execute(f"ATTACH {literal('ducklake:postgres:' + settings.catalog)} AS {LAKE_ALIAS} "
                 f"(DATA_PATH {literal(settings.data_path)}, METADATA_SCHEMA {literal(settings.metadata_schema)})")
     use(con)

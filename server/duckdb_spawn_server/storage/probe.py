@@ -1,7 +1,8 @@
 """What observability needs to know about the database, answered by real queries.
 
 `DatabaseProbe` asks the database a real question (the catalog's row count,
-which reads table storage) on a connection of its own, interrupted after a
+which reads table storage; on a lake also whether its data path answers: the
+directory is writable, or the S3 prefix can be listed) on a connection of its own, interrupted after a
 short timeout, so a hung or invalidated database reads as "cannot answer"
 rather than hanging the caller. `DatabaseFiles` and `table_row_counts`
 feed GetSystemMetrics and the Prometheus gauges.
@@ -48,6 +49,13 @@ class DatabaseProbe:
         timer.start()
         try:
             first_row(con.execute(self._query))
+            data_path = self._database.settings.lake.data_path if self._database.settings.lake else None
+            if data_path is not None and not data_path.startswith("s3://"):
+                if not (os.path.isdir(data_path) and os.access(data_path, os.W_OK | os.X_OK)):
+                    return ProbeResult(False, time.monotonic() - started, f"the lake's data path {data_path} "
+                                       "is not a writable directory (is its volume mounted?)")
+            elif data_path is not None:  # S3: listing the prefix proves the endpoint and the credentials
+                first_row(con.execute("SELECT count(*) FROM glob(?)", [data_path + "*"]))
         except duckdb.Error as error:
             elapsed = time.monotonic() - started
             if elapsed >= timeout:
