@@ -178,7 +178,9 @@ def test_cli_exit_codes_per_error_class(server: tuple[InProcessServer, Stubs], t
     bad_csv.write_text("project_name,total_amount,maturity_years,expected_tri,dscr\nBad,10.00,soon,1.00,1.00\n")
     unreadable = run(target, "projects", "import", str(bad_csv))
     assert unreadable.returncode == exit_codes.INVALID_INPUT
-    assert unreadable.stderr.startswith("error: In CSV column #2: CSV conversion error to int32: invalid value 'soon'")
+    # Arrow's own words, naming the column and the row (the file is read without a read-ahead thread).
+    assert unreadable.stderr.startswith(
+        "error: In CSV column #2: Row #2: CSV conversion error to int32: invalid value 'soon'")
 
     unreachable = run("127.0.0.1:1", "--timeout", "1", "projects", "list")
     assert unreachable.returncode == exit_codes.UNAVAILABLE == 11 and "UNAVAILABLE" in unreachable.stderr

@@ -178,11 +178,16 @@ def _csv_chunks(path: Path, column_types: Mapping[str, pa.DataType], batch_rows:
         types = {name: (column_types[name] if _native_in_csv(column_types.get(name)) else pa.string())
                  for name in header if name in column_types}
         types.update({name: pa.string() for name in header if name not in column_types})
+        # No read-ahead thread, and the reader closed whatever happens: a conversion error otherwise
+        # left Arrow's read-ahead thread running, and the CLI died of SIGABRT on its way out.
         reader = pa_csv.open_csv(
-            handle, read_options=pa_csv.ReadOptions(block_size=1 << 20),
+            handle, read_options=pa_csv.ReadOptions(block_size=1 << 20, use_threads=False),
             convert_options=pa_csv.ConvertOptions(column_types=types, strings_can_be_null=True,
                                                   null_values=[""], quoted_strings_can_be_null=False))
-        yield from _arrow_chunks(reader, batch_rows, lambda _rows: handle.tell())
+        try:
+            yield from _arrow_chunks(reader, batch_rows, lambda _rows: handle.tell())
+        finally:
+            reader.close()
 
 
 def _native_in_csv(arrow_type: pa.DataType | None) -> bool:
