@@ -26,6 +26,7 @@ from google.api import client_pb2 as google_dot_api_dot_client__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import field_info_pb2 as google_dot_api_dot_field__info__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
@@ -33,7 +34,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.rpc import error_details_pb2 as google_dot_rpc_dot_error__details__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%duckdb_spawn/v1/project_service.proto\x12\x0f\x64uckdb_spawn.v1\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/rpc/error_details.proto\"\xb4\x02\n\x07Project\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x31\n\nattributes\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x02\x12\x35\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1c\n\x0eschema_version\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03:B\xea\x41?\n\x16\x64uckdbspawn.io/Project\x12\x12projects/{project}*\x08projects2\x07project\"\x8b\x01\n\x14\x43reateProjectRequest\x12/\n\x07project\x18\x01 \x01(\x0b\x32\x18.duckdb_spawn.v1.ProjectB\x04\xe2\x41\x01\x02\x12 \n\nproject_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x01\xe2\x8c\xcf\xd7\x08\x02\x08\x01\x12 \n\nrequest_id\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xe2\x8c\xcf\xd7\x08\x02\x08\x01\"B\n\x11GetProjectRequest\x12-\n\x04name\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xfa\x41\x18\n\x16\x64uckdbspawn.io/Project\"v\n\x13ListProjectsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06\x66ilter\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08order_by\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"o\n\x14ListProjectsResponse\x12*\n\x08projects\x18\x01 \x03(\x0b\x32\x18.duckdb_spawn.v1.Project\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"\xa0\x01\n\x14UpdateProjectRequest\x12/\n\x07project\x18\x01 \x01(\x0b\x32\x18.duckdb_spawn.v1.ProjectB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\x12 \n\nrequest_id\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xe2\x8c\xcf\xd7\x08\x02\x08\x01\"Y\n\x14\x44\x65leteProjectRequest\x12-\n\x04name\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xfa\x41\x18\n\x16\x64uckdbspawn.io/Project\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"}\n\x1a\x42\x61tchCreateProjectsRequest\x12=\n\x08requests\x18\x01 \x03(\x0b\x32%.duckdb_spawn.v1.CreateProjectRequestB\x04\xe2\x41\x01\x02\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x01\xe2\x8c\xcf\xd7\x08\x02\x08\x01\"I\n\x1b\x42\x61tchCreateProjectsResponse\x12*\n\x08projects\x18\x01 \x03(\x0b\x32\x18.duckdb_spawn.v1.Project\"3\n\nStructRows\x12%\n\x04rows\x18\x01 \x03(\x0b\x32\x17.google.protobuf.Struct\"\xbb\x01\n\x15ImportProjectsRequest\x12/\n\x04mode\x18\x01 \x01(\x0e\x32\x1b.duckdb_spawn.v1.ImportModeB\x04\xe2\x41\x01\x01\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x01\xe2\x8c\xcf\xd7\x08\x02\x08\x01\x12\x32\n\x0bstruct_rows\x18\x03 \x01(\x0b\x32\x1b.duckdb_spawn.v1.StructRowsH\x00\x12\x13\n\tarrow_ipc\x18\x04 \x01(\x0cH\x00\x42\x06\n\x04rows\"e\n\x0eImportRowError\x12\x12\n\nrow_number\x18\x01 \x01(\x03\x12?\n\x10\x66ield_violations\x18\x02 \x03(\x0b\x32%.google.rpc.BadRequest.FieldViolation\"\xa9\x01\n\x16ImportProjectsResponse\x12\x16\n\x0ereceived_count\x18\x01 \x01(\x03\x12\x16\n\x0eimported_count\x18\x02 \x01(\x03\x12\x14\n\x0c\x66\x61iled_count\x18\x03 \x01(\x03\x12/\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x1f.duckdb_spawn.v1.ImportRowError\x12\x18\n\x10\x65rrors_truncated\x18\x05 \x01(\x08\"z\n\x15\x45xportProjectsRequest\x12\x33\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x1d.duckdb_spawn.v1.ExportFormatB\x04\xe2\x41\x01\x01\x12\x14\n\x06\x66ilter\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08order_by\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"9\n\x16\x45xportProjectsResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\trow_count\x18\x02 \x01(\x03\"\x8d\x01\n\x0b\x41ggregation\x12:\n\x08\x66unction\x18\x01 \x01(\x0e\x32\".duckdb_spawn.v1.AggregateFunctionB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x66ield\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\npercentile\x18\x03 \x01(\x01\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05\x61lias\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"\x82\x01\n\x18SummarizeProjectsRequest\x12\x14\n\x06\x66ilter\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08group_by\x18\x02 \x03(\tB\x04\xe2\x41\x01\x01\x12\x38\n\x0c\x61ggregations\x18\x03 \x03(\x0b\x32\x1c.duckdb_spawn.v1.AggregationB\x04\xe2\x41\x01\x02\"+\n\rSummaryColumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\"4\n\nSummaryRow\x12&\n\x06values\x18\x01 \x03(\x0b\x32\x16.google.protobuf.Value\"w\n\x19SummarizeProjectsResponse\x12/\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x1e.duckdb_spawn.v1.SummaryColumn\x12)\n\x04rows\x18\x02 \x03(\x0b\x32\x1b.duckdb_spawn.v1.SummaryRow\"\x1b\n\x19InitializeDatabaseRequest\"5\n\x13TableInitialization\x12\r\n\x05table\x18\x01 \x01(\t\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"R\n\x1aInitializeDatabaseResponse\x12\x34\n\x06tables\x18\x01 \x03(\x0b\x32$.duckdb_spawn.v1.TableInitialization*^\n\nImportMode\x12\x1b\n\x17IMPORT_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12IMPORT_MODE_ATOMIC\x10\x01\x12\x1b\n\x17IMPORT_MODE_BEST_EFFORT\x10\x02*\x95\x01\n\x0c\x45xportFormat\x12\x1d\n\x19\x45XPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45XPORT_FORMAT_ARROW_IPC\x10\x01\x12\x19\n\x15\x45XPORT_FORMAT_PARQUET\x10\x02\x12\x15\n\x11\x45XPORT_FORMAT_CSV\x10\x03\x12\x17\n\x13\x45XPORT_FORMAT_JSONL\x10\x04*\xe8\x01\n\x11\x41ggregateFunction\x12\"\n\x1e\x41GGREGATE_FUNCTION_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41GGREGATE_FUNCTION_COUNT\x10\x01\x12\x1a\n\x16\x41GGREGATE_FUNCTION_SUM\x10\x02\x12\x1a\n\x16\x41GGREGATE_FUNCTION_AVG\x10\x03\x12\x1a\n\x16\x41GGREGATE_FUNCTION_MIN\x10\x04\x12\x1a\n\x16\x41GGREGATE_FUNCTION_MAX\x10\x05\x12!\n\x1d\x41GGREGATE_FUNCTION_PERCENTILE\x10\x06\x32\xa5\x08\n\x0eProjectService\x12g\n\rCreateProject\x12%.duckdb_spawn.v1.CreateProjectRequest\x1a\x18.duckdb_spawn.v1.Project\"\x15\xda\x41\x12project,project_id\x12S\n\nGetProject\x12\".duckdb_spawn.v1.GetProjectRequest\x1a\x18.duckdb_spawn.v1.Project\"\x07\xda\x41\x04name\x12]\n\x0cListProjects\x12$.duckdb_spawn.v1.ListProjectsRequest\x1a%.duckdb_spawn.v1.ListProjectsResponse\"\x00\x12h\n\rUpdateProject\x12%.duckdb_spawn.v1.UpdateProjectRequest\x1a\x18.duckdb_spawn.v1.Project\"\x16\xda\x41\x13project,update_mask\x12W\n\rDeleteProject\x12%.duckdb_spawn.v1.DeleteProjectRequest\x1a\x16.google.protobuf.Empty\"\x07\xda\x41\x04name\x12r\n\x13\x42\x61tchCreateProjects\x12+.duckdb_spawn.v1.BatchCreateProjectsRequest\x1a,.duckdb_spawn.v1.BatchCreateProjectsResponse\"\x00\x12\x65\n\x0eImportProjects\x12&.duckdb_spawn.v1.ImportProjectsRequest\x1a\'.duckdb_spawn.v1.ImportProjectsResponse\"\x00(\x01\x12\x65\n\x0e\x45xportProjects\x12&.duckdb_spawn.v1.ExportProjectsRequest\x1a\'.duckdb_spawn.v1.ExportProjectsResponse\"\x00\x30\x01\x12l\n\x11SummarizeProjects\x12).duckdb_spawn.v1.SummarizeProjectsRequest\x1a*.duckdb_spawn.v1.SummarizeProjectsResponse\"\x00\x12o\n\x12InitializeDatabase\x12*.duckdb_spawn.v1.InitializeDatabaseRequest\x1a+.duckdb_spawn.v1.InitializeDatabaseResponse\"\x00\x1a\x12\xca\x41\x0flocalhost:50051Bu\n\x11io.duckdbspawn.v1B\x13ProjectServiceProtoP\x01ZIgithub.com/duckdb-spawn/duckdb-spawn/gen/go/duckdb_spawn/v1;duckdbspawnv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%duckdb_spawn/v1/project_service.proto\x12\x0f\x64uckdb_spawn.v1\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/rpc/error_details.proto\"\xb4\x02\n\x07Project\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x31\n\nattributes\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x02\x12\x35\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1c\n\x0eschema_version\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03:B\xea\x41?\n\x16\x64uckdbspawn.io/Project\x12\x12projects/{project}*\x08projects2\x07project\"\x8b\x01\n\x14\x43reateProjectRequest\x12/\n\x07project\x18\x01 \x01(\x0b\x32\x18.duckdb_spawn.v1.ProjectB\x04\xe2\x41\x01\x02\x12 \n\nproject_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x01\xe2\x8c\xcf\xd7\x08\x02\x08\x01\x12 \n\nrequest_id\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xe2\x8c\xcf\xd7\x08\x02\x08\x01\"w\n\x11GetProjectRequest\x12-\n\x04name\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xfa\x41\x18\n\x16\x64uckdbspawn.io/Project\x12\x33\n\tread_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\"\xab\x01\n\x13ListProjectsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06\x66ilter\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08order_by\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x33\n\tread_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\"\x86\x01\n\x14ListProjectsResponse\x12*\n\x08projects\x18\x01 \x03(\x0b\x32\x18.duckdb_spawn.v1.Project\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x15\n\rread_position\x18\x04 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"\xa0\x01\n\x14UpdateProjectRequest\x12/\n\x07project\x18\x01 \x01(\x0b\x32\x18.duckdb_spawn.v1.ProjectB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\x12 \n\nrequest_id\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x01\xe2\x8c\xcf\xd7\x08\x02\x08\x01\"Y\n\x14\x44\x65leteProjectRequest\x12-\n\x04name\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xfa\x41\x18\n\x16\x64uckdbspawn.io/Project\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"}\n\x1a\x42\x61tchCreateProjectsRequest\x12=\n\x08requests\x18\x01 \x03(\x0b\x32%.duckdb_spawn.v1.CreateProjectRequestB\x04\xe2\x41\x01\x02\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x01\xe2\x8c\xcf\xd7\x08\x02\x08\x01\"I\n\x1b\x42\x61tchCreateProjectsResponse\x12*\n\x08projects\x18\x01 \x03(\x0b\x32\x18.duckdb_spawn.v1.Project\"3\n\nStructRows\x12%\n\x04rows\x18\x01 \x03(\x0b\x32\x17.google.protobuf.Struct\"\xbb\x01\n\x15ImportProjectsRequest\x12/\n\x04mode\x18\x01 \x01(\x0e\x32\x1b.duckdb_spawn.v1.ImportModeB\x04\xe2\x41\x01\x01\x12 \n\nrequest_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x01\xe2\x8c\xcf\xd7\x08\x02\x08\x01\x12\x32\n\x0bstruct_rows\x18\x03 \x01(\x0b\x32\x1b.duckdb_spawn.v1.StructRowsH\x00\x12\x13\n\tarrow_ipc\x18\x04 \x01(\x0cH\x00\x42\x06\n\x04rows\"e\n\x0eImportRowError\x12\x12\n\nrow_number\x18\x01 \x01(\x03\x12?\n\x10\x66ield_violations\x18\x02 \x03(\x0b\x32%.google.rpc.BadRequest.FieldViolation\"\xa9\x01\n\x16ImportProjectsResponse\x12\x16\n\x0ereceived_count\x18\x01 \x01(\x03\x12\x16\n\x0eimported_count\x18\x02 \x01(\x03\x12\x14\n\x0c\x66\x61iled_count\x18\x03 \x01(\x03\x12/\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x1f.duckdb_spawn.v1.ImportRowError\x12\x18\n\x10\x65rrors_truncated\x18\x05 \x01(\x08\"\xaf\x01\n\x15\x45xportProjectsRequest\x12\x33\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x1d.duckdb_spawn.v1.ExportFormatB\x04\xe2\x41\x01\x01\x12\x14\n\x06\x66ilter\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08order_by\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x33\n\tread_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\"P\n\x16\x45xportProjectsResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\trow_count\x18\x02 \x01(\x03\x12\x15\n\rread_position\x18\x03 \x01(\t\"\x8d\x01\n\x0b\x41ggregation\x12:\n\x08\x66unction\x18\x01 \x01(\x0e\x32\".duckdb_spawn.v1.AggregateFunctionB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x66ield\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\npercentile\x18\x03 \x01(\x01\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05\x61lias\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"\xb7\x01\n\x18SummarizeProjectsRequest\x12\x14\n\x06\x66ilter\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08group_by\x18\x02 \x03(\tB\x04\xe2\x41\x01\x01\x12\x38\n\x0c\x61ggregations\x18\x03 \x03(\x0b\x32\x1c.duckdb_spawn.v1.AggregationB\x04\xe2\x41\x01\x02\x12\x33\n\tread_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\"+\n\rSummaryColumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\"4\n\nSummaryRow\x12&\n\x06values\x18\x01 \x03(\x0b\x32\x16.google.protobuf.Value\"w\n\x19SummarizeProjectsResponse\x12/\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x1e.duckdb_spawn.v1.SummaryColumn\x12)\n\x04rows\x18\x02 \x03(\x0b\x32\x1b.duckdb_spawn.v1.SummaryRow\"\x1b\n\x19InitializeDatabaseRequest\"5\n\x13TableInitialization\x12\r\n\x05table\x18\x01 \x01(\t\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"R\n\x1aInitializeDatabaseResponse\x12\x34\n\x06tables\x18\x01 \x03(\x0b\x32$.duckdb_spawn.v1.TableInitialization\"\xb3\x02\n\rProjectChange\x12>\n\x0b\x63hange_type\x18\x01 \x01(\x0e\x32).duckdb_spawn.v1.ProjectChange.ChangeType\x12)\n\x07project\x18\x02 \x01(\x0b\x32\x18.duckdb_spawn.v1.Project\x12/\n\x0b\x63ommit_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08position\x18\x04 \x01(\t\"t\n\nChangeType\x12\x1b\n\x17\x43HANGE_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HANGE_TYPE_CREATED\x10\x01\x12\x17\n\x13\x43HANGE_TYPE_UPDATED\x10\x02\x12\x17\n\x13\x43HANGE_TYPE_DELETED\x10\x03\"\xa2\x01\n\x19ListProjectChangesRequest\x12\x1c\n\x0estart_position\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x34\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x17\n\tpage_size\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"x\n\x1aListProjectChangesResponse\x12/\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x1e.duckdb_spawn.v1.ProjectChange\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x10\n\x08position\x18\x03 \x01(\t\"\xa6\x01\n\x14WatchProjectsRequest\x12\x1c\n\x0estart_position\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x34\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12:\n\x11progress_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\"Z\n\x15WatchProjectsResponse\x12/\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x1e.duckdb_spawn.v1.ProjectChange\x12\x10\n\x08position\x18\x02 \x01(\t*^\n\nImportMode\x12\x1b\n\x17IMPORT_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12IMPORT_MODE_ATOMIC\x10\x01\x12\x1b\n\x17IMPORT_MODE_BEST_EFFORT\x10\x02*\x95\x01\n\x0c\x45xportFormat\x12\x1d\n\x19\x45XPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45XPORT_FORMAT_ARROW_IPC\x10\x01\x12\x19\n\x15\x45XPORT_FORMAT_PARQUET\x10\x02\x12\x15\n\x11\x45XPORT_FORMAT_CSV\x10\x03\x12\x17\n\x13\x45XPORT_FORMAT_JSONL\x10\x04*\xe8\x01\n\x11\x41ggregateFunction\x12\"\n\x1e\x41GGREGATE_FUNCTION_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41GGREGATE_FUNCTION_COUNT\x10\x01\x12\x1a\n\x16\x41GGREGATE_FUNCTION_SUM\x10\x02\x12\x1a\n\x16\x41GGREGATE_FUNCTION_AVG\x10\x03\x12\x1a\n\x16\x41GGREGATE_FUNCTION_MIN\x10\x04\x12\x1a\n\x16\x41GGREGATE_FUNCTION_MAX\x10\x05\x12!\n\x1d\x41GGREGATE_FUNCTION_PERCENTILE\x10\x06\x32\xfa\t\n\x0eProjectService\x12g\n\rCreateProject\x12%.duckdb_spawn.v1.CreateProjectRequest\x1a\x18.duckdb_spawn.v1.Project\"\x15\xda\x41\x12project,project_id\x12S\n\nGetProject\x12\".duckdb_spawn.v1.GetProjectRequest\x1a\x18.duckdb_spawn.v1.Project\"\x07\xda\x41\x04name\x12]\n\x0cListProjects\x12$.duckdb_spawn.v1.ListProjectsRequest\x1a%.duckdb_spawn.v1.ListProjectsResponse\"\x00\x12h\n\rUpdateProject\x12%.duckdb_spawn.v1.UpdateProjectRequest\x1a\x18.duckdb_spawn.v1.Project\"\x16\xda\x41\x13project,update_mask\x12W\n\rDeleteProject\x12%.duckdb_spawn.v1.DeleteProjectRequest\x1a\x16.google.protobuf.Empty\"\x07\xda\x41\x04name\x12r\n\x13\x42\x61tchCreateProjects\x12+.duckdb_spawn.v1.BatchCreateProjectsRequest\x1a,.duckdb_spawn.v1.BatchCreateProjectsResponse\"\x00\x12\x65\n\x0eImportProjects\x12&.duckdb_spawn.v1.ImportProjectsRequest\x1a\'.duckdb_spawn.v1.ImportProjectsResponse\"\x00(\x01\x12\x65\n\x0e\x45xportProjects\x12&.duckdb_spawn.v1.ExportProjectsRequest\x1a\'.duckdb_spawn.v1.ExportProjectsResponse\"\x00\x30\x01\x12l\n\x11SummarizeProjects\x12).duckdb_spawn.v1.SummarizeProjectsRequest\x1a*.duckdb_spawn.v1.SummarizeProjectsResponse\"\x00\x12o\n\x12ListProjectChanges\x12*.duckdb_spawn.v1.ListProjectChangesRequest\x1a+.duckdb_spawn.v1.ListProjectChangesResponse\"\x00\x12\x62\n\rWatchProjects\x12%.duckdb_spawn.v1.WatchProjectsRequest\x1a&.duckdb_spawn.v1.WatchProjectsResponse\"\x00\x30\x01\x12o\n\x12InitializeDatabase\x12*.duckdb_spawn.v1.InitializeDatabaseRequest\x1a+.duckdb_spawn.v1.InitializeDatabaseResponse\"\x00\x1a\x12\xca\x41\x0flocalhost:50051Bu\n\x11io.duckdbspawn.v1B\x13ProjectServiceProtoP\x01ZIgithub.com/duckdb-spawn/duckdb-spawn/gen/go/duckdb_spawn/v1;duckdbspawnv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -63,6 +64,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEPROJECTREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001\342\214\317\327\010\002\010\001'
   _globals['_GETPROJECTREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_GETPROJECTREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\030\n\026duckdbspawn.io/Project'
+  _globals['_GETPROJECTREQUEST'].fields_by_name['read_time']._loaded_options = None
+  _globals['_GETPROJECTREQUEST'].fields_by_name['read_time']._serialized_options = b'\342A\001\001'
   _globals['_LISTPROJECTSREQUEST'].fields_by_name['page_size']._loaded_options = None
   _globals['_LISTPROJECTSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
   _globals['_LISTPROJECTSREQUEST'].fields_by_name['page_token']._loaded_options = None
@@ -71,6 +74,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTPROJECTSREQUEST'].fields_by_name['filter']._serialized_options = b'\342A\001\001'
   _globals['_LISTPROJECTSREQUEST'].fields_by_name['order_by']._loaded_options = None
   _globals['_LISTPROJECTSREQUEST'].fields_by_name['order_by']._serialized_options = b'\342A\001\001'
+  _globals['_LISTPROJECTSREQUEST'].fields_by_name['read_time']._loaded_options = None
+  _globals['_LISTPROJECTSREQUEST'].fields_by_name['read_time']._serialized_options = b'\342A\001\001'
   _globals['_UPDATEPROJECTREQUEST'].fields_by_name['project']._loaded_options = None
   _globals['_UPDATEPROJECTREQUEST'].fields_by_name['project']._serialized_options = b'\342A\001\002'
   _globals['_UPDATEPROJECTREQUEST'].fields_by_name['update_mask']._loaded_options = None
@@ -95,6 +100,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXPORTPROJECTSREQUEST'].fields_by_name['filter']._serialized_options = b'\342A\001\001'
   _globals['_EXPORTPROJECTSREQUEST'].fields_by_name['order_by']._loaded_options = None
   _globals['_EXPORTPROJECTSREQUEST'].fields_by_name['order_by']._serialized_options = b'\342A\001\001'
+  _globals['_EXPORTPROJECTSREQUEST'].fields_by_name['read_time']._loaded_options = None
+  _globals['_EXPORTPROJECTSREQUEST'].fields_by_name['read_time']._serialized_options = b'\342A\001\001'
   _globals['_AGGREGATION'].fields_by_name['function']._loaded_options = None
   _globals['_AGGREGATION'].fields_by_name['function']._serialized_options = b'\342A\001\002'
   _globals['_AGGREGATION'].fields_by_name['field']._loaded_options = None
@@ -109,6 +116,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUMMARIZEPROJECTSREQUEST'].fields_by_name['group_by']._serialized_options = b'\342A\001\001'
   _globals['_SUMMARIZEPROJECTSREQUEST'].fields_by_name['aggregations']._loaded_options = None
   _globals['_SUMMARIZEPROJECTSREQUEST'].fields_by_name['aggregations']._serialized_options = b'\342A\001\002'
+  _globals['_SUMMARIZEPROJECTSREQUEST'].fields_by_name['read_time']._loaded_options = None
+  _globals['_SUMMARIZEPROJECTSREQUEST'].fields_by_name['read_time']._serialized_options = b'\342A\001\001'
+  _globals['_LISTPROJECTCHANGESREQUEST'].fields_by_name['start_position']._loaded_options = None
+  _globals['_LISTPROJECTCHANGESREQUEST'].fields_by_name['start_position']._serialized_options = b'\342A\001\001'
+  _globals['_LISTPROJECTCHANGESREQUEST'].fields_by_name['start_time']._loaded_options = None
+  _globals['_LISTPROJECTCHANGESREQUEST'].fields_by_name['start_time']._serialized_options = b'\342A\001\001'
+  _globals['_LISTPROJECTCHANGESREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTPROJECTCHANGESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTPROJECTCHANGESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTPROJECTCHANGESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_WATCHPROJECTSREQUEST'].fields_by_name['start_position']._loaded_options = None
+  _globals['_WATCHPROJECTSREQUEST'].fields_by_name['start_position']._serialized_options = b'\342A\001\001'
+  _globals['_WATCHPROJECTSREQUEST'].fields_by_name['start_time']._loaded_options = None
+  _globals['_WATCHPROJECTSREQUEST'].fields_by_name['start_time']._serialized_options = b'\342A\001\001'
+  _globals['_WATCHPROJECTSREQUEST'].fields_by_name['progress_interval']._loaded_options = None
+  _globals['_WATCHPROJECTSREQUEST'].fields_by_name['progress_interval']._serialized_options = b'\342A\001\001'
   _globals['_PROJECTSERVICE']._loaded_options = None
   _globals['_PROJECTSERVICE']._serialized_options = b'\312A\017localhost:50051'
   _globals['_PROJECTSERVICE'].methods_by_name['CreateProject']._loaded_options = None
@@ -119,58 +142,70 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PROJECTSERVICE'].methods_by_name['UpdateProject']._serialized_options = b'\332A\023project,update_mask'
   _globals['_PROJECTSERVICE'].methods_by_name['DeleteProject']._loaded_options = None
   _globals['_PROJECTSERVICE'].methods_by_name['DeleteProject']._serialized_options = b'\332A\004name'
-  _globals['_IMPORTMODE']._serialized_start=2906
-  _globals['_IMPORTMODE']._serialized_end=3000
-  _globals['_EXPORTFORMAT']._serialized_start=3003
-  _globals['_EXPORTFORMAT']._serialized_end=3152
-  _globals['_AGGREGATEFUNCTION']._serialized_start=3155
-  _globals['_AGGREGATEFUNCTION']._serialized_end=3387
-  _globals['_PROJECT']._serialized_start=331
-  _globals['_PROJECT']._serialized_end=639
-  _globals['_CREATEPROJECTREQUEST']._serialized_start=642
-  _globals['_CREATEPROJECTREQUEST']._serialized_end=781
-  _globals['_GETPROJECTREQUEST']._serialized_start=783
-  _globals['_GETPROJECTREQUEST']._serialized_end=849
-  _globals['_LISTPROJECTSREQUEST']._serialized_start=851
-  _globals['_LISTPROJECTSREQUEST']._serialized_end=969
-  _globals['_LISTPROJECTSRESPONSE']._serialized_start=971
-  _globals['_LISTPROJECTSRESPONSE']._serialized_end=1082
-  _globals['_UPDATEPROJECTREQUEST']._serialized_start=1085
-  _globals['_UPDATEPROJECTREQUEST']._serialized_end=1245
-  _globals['_DELETEPROJECTREQUEST']._serialized_start=1247
-  _globals['_DELETEPROJECTREQUEST']._serialized_end=1336
-  _globals['_BATCHCREATEPROJECTSREQUEST']._serialized_start=1338
-  _globals['_BATCHCREATEPROJECTSREQUEST']._serialized_end=1463
-  _globals['_BATCHCREATEPROJECTSRESPONSE']._serialized_start=1465
-  _globals['_BATCHCREATEPROJECTSRESPONSE']._serialized_end=1538
-  _globals['_STRUCTROWS']._serialized_start=1540
-  _globals['_STRUCTROWS']._serialized_end=1591
-  _globals['_IMPORTPROJECTSREQUEST']._serialized_start=1594
-  _globals['_IMPORTPROJECTSREQUEST']._serialized_end=1781
-  _globals['_IMPORTROWERROR']._serialized_start=1783
-  _globals['_IMPORTROWERROR']._serialized_end=1884
-  _globals['_IMPORTPROJECTSRESPONSE']._serialized_start=1887
-  _globals['_IMPORTPROJECTSRESPONSE']._serialized_end=2056
-  _globals['_EXPORTPROJECTSREQUEST']._serialized_start=2058
-  _globals['_EXPORTPROJECTSREQUEST']._serialized_end=2180
-  _globals['_EXPORTPROJECTSRESPONSE']._serialized_start=2182
-  _globals['_EXPORTPROJECTSRESPONSE']._serialized_end=2239
-  _globals['_AGGREGATION']._serialized_start=2242
-  _globals['_AGGREGATION']._serialized_end=2383
-  _globals['_SUMMARIZEPROJECTSREQUEST']._serialized_start=2386
-  _globals['_SUMMARIZEPROJECTSREQUEST']._serialized_end=2516
-  _globals['_SUMMARYCOLUMN']._serialized_start=2518
-  _globals['_SUMMARYCOLUMN']._serialized_end=2561
-  _globals['_SUMMARYROW']._serialized_start=2563
-  _globals['_SUMMARYROW']._serialized_end=2615
-  _globals['_SUMMARIZEPROJECTSRESPONSE']._serialized_start=2617
-  _globals['_SUMMARIZEPROJECTSRESPONSE']._serialized_end=2736
-  _globals['_INITIALIZEDATABASEREQUEST']._serialized_start=2738
-  _globals['_INITIALIZEDATABASEREQUEST']._serialized_end=2765
-  _globals['_TABLEINITIALIZATION']._serialized_start=2767
-  _globals['_TABLEINITIALIZATION']._serialized_end=2820
-  _globals['_INITIALIZEDATABASERESPONSE']._serialized_start=2822
-  _globals['_INITIALIZEDATABASERESPONSE']._serialized_end=2904
-  _globals['_PROJECTSERVICE']._serialized_start=3390
-  _globals['_PROJECTSERVICE']._serialized_end=4451
+  _globals['_IMPORTMODE']._serialized_start=4057
+  _globals['_IMPORTMODE']._serialized_end=4151
+  _globals['_EXPORTFORMAT']._serialized_start=4154
+  _globals['_EXPORTFORMAT']._serialized_end=4303
+  _globals['_AGGREGATEFUNCTION']._serialized_start=4306
+  _globals['_AGGREGATEFUNCTION']._serialized_end=4538
+  _globals['_PROJECT']._serialized_start=363
+  _globals['_PROJECT']._serialized_end=671
+  _globals['_CREATEPROJECTREQUEST']._serialized_start=674
+  _globals['_CREATEPROJECTREQUEST']._serialized_end=813
+  _globals['_GETPROJECTREQUEST']._serialized_start=815
+  _globals['_GETPROJECTREQUEST']._serialized_end=934
+  _globals['_LISTPROJECTSREQUEST']._serialized_start=937
+  _globals['_LISTPROJECTSREQUEST']._serialized_end=1108
+  _globals['_LISTPROJECTSRESPONSE']._serialized_start=1111
+  _globals['_LISTPROJECTSRESPONSE']._serialized_end=1245
+  _globals['_UPDATEPROJECTREQUEST']._serialized_start=1248
+  _globals['_UPDATEPROJECTREQUEST']._serialized_end=1408
+  _globals['_DELETEPROJECTREQUEST']._serialized_start=1410
+  _globals['_DELETEPROJECTREQUEST']._serialized_end=1499
+  _globals['_BATCHCREATEPROJECTSREQUEST']._serialized_start=1501
+  _globals['_BATCHCREATEPROJECTSREQUEST']._serialized_end=1626
+  _globals['_BATCHCREATEPROJECTSRESPONSE']._serialized_start=1628
+  _globals['_BATCHCREATEPROJECTSRESPONSE']._serialized_end=1701
+  _globals['_STRUCTROWS']._serialized_start=1703
+  _globals['_STRUCTROWS']._serialized_end=1754
+  _globals['_IMPORTPROJECTSREQUEST']._serialized_start=1757
+  _globals['_IMPORTPROJECTSREQUEST']._serialized_end=1944
+  _globals['_IMPORTROWERROR']._serialized_start=1946
+  _globals['_IMPORTROWERROR']._serialized_end=2047
+  _globals['_IMPORTPROJECTSRESPONSE']._serialized_start=2050
+  _globals['_IMPORTPROJECTSRESPONSE']._serialized_end=2219
+  _globals['_EXPORTPROJECTSREQUEST']._serialized_start=2222
+  _globals['_EXPORTPROJECTSREQUEST']._serialized_end=2397
+  _globals['_EXPORTPROJECTSRESPONSE']._serialized_start=2399
+  _globals['_EXPORTPROJECTSRESPONSE']._serialized_end=2479
+  _globals['_AGGREGATION']._serialized_start=2482
+  _globals['_AGGREGATION']._serialized_end=2623
+  _globals['_SUMMARIZEPROJECTSREQUEST']._serialized_start=2626
+  _globals['_SUMMARIZEPROJECTSREQUEST']._serialized_end=2809
+  _globals['_SUMMARYCOLUMN']._serialized_start=2811
+  _globals['_SUMMARYCOLUMN']._serialized_end=2854
+  _globals['_SUMMARYROW']._serialized_start=2856
+  _globals['_SUMMARYROW']._serialized_end=2908
+  _globals['_SUMMARIZEPROJECTSRESPONSE']._serialized_start=2910
+  _globals['_SUMMARIZEPROJECTSRESPONSE']._serialized_end=3029
+  _globals['_INITIALIZEDATABASEREQUEST']._serialized_start=3031
+  _globals['_INITIALIZEDATABASEREQUEST']._serialized_end=3058
+  _globals['_TABLEINITIALIZATION']._serialized_start=3060
+  _globals['_TABLEINITIALIZATION']._serialized_end=3113
+  _globals['_INITIALIZEDATABASERESPONSE']._serialized_start=3115
+  _globals['_INITIALIZEDATABASERESPONSE']._serialized_end=3197
+  _globals['_PROJECTCHANGE']._serialized_start=3200
+  _globals['_PROJECTCHANGE']._serialized_end=3507
+  _globals['_PROJECTCHANGE_CHANGETYPE']._serialized_start=3391
+  _globals['_PROJECTCHANGE_CHANGETYPE']._serialized_end=3507
+  _globals['_LISTPROJECTCHANGESREQUEST']._serialized_start=3510
+  _globals['_LISTPROJECTCHANGESREQUEST']._serialized_end=3672
+  _globals['_LISTPROJECTCHANGESRESPONSE']._serialized_start=3674
+  _globals['_LISTPROJECTCHANGESRESPONSE']._serialized_end=3794
+  _globals['_WATCHPROJECTSREQUEST']._serialized_start=3797
+  _globals['_WATCHPROJECTSREQUEST']._serialized_end=3963
+  _globals['_WATCHPROJECTSRESPONSE']._serialized_start=3965
+  _globals['_WATCHPROJECTSRESPONSE']._serialized_end=4055
+  _globals['_PROJECTSERVICE']._serialized_start=4541
+  _globals['_PROJECTSERVICE']._serialized_end=5815
 # @@protoc_insertion_point(module_scope)

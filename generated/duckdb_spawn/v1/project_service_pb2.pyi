@@ -4,6 +4,7 @@ from google.api import client_pb2 as _client_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import field_info_pb2 as _field_info_pb2
 from google.api import resource_pb2 as _resource_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
@@ -84,32 +85,38 @@ class CreateProjectRequest(_message.Message):
     def __init__(self, project: _Optional[_Union[Project, _Mapping]] = ..., project_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class GetProjectRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "read_time")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    READ_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    read_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., read_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListProjectsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "filter", "order_by")
+    __slots__ = ("page_size", "page_token", "filter", "order_by", "read_time")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     ORDER_BY_FIELD_NUMBER: _ClassVar[int]
+    READ_TIME_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     filter: str
     order_by: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filter: _Optional[str] = ..., order_by: _Optional[str] = ...) -> None: ...
+    read_time: _timestamp_pb2.Timestamp
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filter: _Optional[str] = ..., order_by: _Optional[str] = ..., read_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListProjectsResponse(_message.Message):
-    __slots__ = ("projects", "next_page_token", "total_size")
+    __slots__ = ("projects", "next_page_token", "read_position", "total_size")
     PROJECTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    READ_POSITION_FIELD_NUMBER: _ClassVar[int]
     TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     projects: _containers.RepeatedCompositeFieldContainer[Project]
     next_page_token: str
+    read_position: str
     total_size: int
-    def __init__(self, projects: _Optional[_Iterable[_Union[Project, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
+    def __init__(self, projects: _Optional[_Iterable[_Union[Project, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., read_position: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class UpdateProjectRequest(_message.Message):
     __slots__ = ("project", "update_mask", "request_id")
@@ -184,22 +191,26 @@ class ImportProjectsResponse(_message.Message):
     def __init__(self, received_count: _Optional[int] = ..., imported_count: _Optional[int] = ..., failed_count: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[ImportRowError, _Mapping]]] = ..., errors_truncated: _Optional[bool] = ...) -> None: ...
 
 class ExportProjectsRequest(_message.Message):
-    __slots__ = ("format", "filter", "order_by")
+    __slots__ = ("format", "filter", "order_by", "read_time")
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     ORDER_BY_FIELD_NUMBER: _ClassVar[int]
+    READ_TIME_FIELD_NUMBER: _ClassVar[int]
     format: ExportFormat
     filter: str
     order_by: str
-    def __init__(self, format: _Optional[_Union[ExportFormat, str]] = ..., filter: _Optional[str] = ..., order_by: _Optional[str] = ...) -> None: ...
+    read_time: _timestamp_pb2.Timestamp
+    def __init__(self, format: _Optional[_Union[ExportFormat, str]] = ..., filter: _Optional[str] = ..., order_by: _Optional[str] = ..., read_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ExportProjectsResponse(_message.Message):
-    __slots__ = ("data", "row_count")
+    __slots__ = ("data", "row_count", "read_position")
     DATA_FIELD_NUMBER: _ClassVar[int]
     ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    READ_POSITION_FIELD_NUMBER: _ClassVar[int]
     data: bytes
     row_count: int
-    def __init__(self, data: _Optional[bytes] = ..., row_count: _Optional[int] = ...) -> None: ...
+    read_position: str
+    def __init__(self, data: _Optional[bytes] = ..., row_count: _Optional[int] = ..., read_position: _Optional[str] = ...) -> None: ...
 
 class Aggregation(_message.Message):
     __slots__ = ("function", "field", "percentile", "alias")
@@ -214,14 +225,16 @@ class Aggregation(_message.Message):
     def __init__(self, function: _Optional[_Union[AggregateFunction, str]] = ..., field: _Optional[str] = ..., percentile: _Optional[float] = ..., alias: _Optional[str] = ...) -> None: ...
 
 class SummarizeProjectsRequest(_message.Message):
-    __slots__ = ("filter", "group_by", "aggregations")
+    __slots__ = ("filter", "group_by", "aggregations", "read_time")
     FILTER_FIELD_NUMBER: _ClassVar[int]
     GROUP_BY_FIELD_NUMBER: _ClassVar[int]
     AGGREGATIONS_FIELD_NUMBER: _ClassVar[int]
+    READ_TIME_FIELD_NUMBER: _ClassVar[int]
     filter: str
     group_by: _containers.RepeatedScalarFieldContainer[str]
     aggregations: _containers.RepeatedCompositeFieldContainer[Aggregation]
-    def __init__(self, filter: _Optional[str] = ..., group_by: _Optional[_Iterable[str]] = ..., aggregations: _Optional[_Iterable[_Union[Aggregation, _Mapping]]] = ...) -> None: ...
+    read_time: _timestamp_pb2.Timestamp
+    def __init__(self, filter: _Optional[str] = ..., group_by: _Optional[_Iterable[str]] = ..., aggregations: _Optional[_Iterable[_Union[Aggregation, _Mapping]]] = ..., read_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SummaryColumn(_message.Message):
     __slots__ = ("name", "type")
@@ -262,3 +275,65 @@ class InitializeDatabaseResponse(_message.Message):
     TABLES_FIELD_NUMBER: _ClassVar[int]
     tables: _containers.RepeatedCompositeFieldContainer[TableInitialization]
     def __init__(self, tables: _Optional[_Iterable[_Union[TableInitialization, _Mapping]]] = ...) -> None: ...
+
+class ProjectChange(_message.Message):
+    __slots__ = ("change_type", "project", "commit_time", "position")
+    class ChangeType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        CHANGE_TYPE_UNSPECIFIED: _ClassVar[ProjectChange.ChangeType]
+        CHANGE_TYPE_CREATED: _ClassVar[ProjectChange.ChangeType]
+        CHANGE_TYPE_UPDATED: _ClassVar[ProjectChange.ChangeType]
+        CHANGE_TYPE_DELETED: _ClassVar[ProjectChange.ChangeType]
+    CHANGE_TYPE_UNSPECIFIED: ProjectChange.ChangeType
+    CHANGE_TYPE_CREATED: ProjectChange.ChangeType
+    CHANGE_TYPE_UPDATED: ProjectChange.ChangeType
+    CHANGE_TYPE_DELETED: ProjectChange.ChangeType
+    CHANGE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_TIME_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    change_type: ProjectChange.ChangeType
+    project: Project
+    commit_time: _timestamp_pb2.Timestamp
+    position: str
+    def __init__(self, change_type: _Optional[_Union[ProjectChange.ChangeType, str]] = ..., project: _Optional[_Union[Project, _Mapping]] = ..., commit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., position: _Optional[str] = ...) -> None: ...
+
+class ListProjectChangesRequest(_message.Message):
+    __slots__ = ("start_position", "start_time", "page_size", "page_token")
+    START_POSITION_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    start_position: str
+    start_time: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, start_position: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListProjectChangesResponse(_message.Message):
+    __slots__ = ("changes", "next_page_token", "position")
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[ProjectChange]
+    next_page_token: str
+    position: str
+    def __init__(self, changes: _Optional[_Iterable[_Union[ProjectChange, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., position: _Optional[str] = ...) -> None: ...
+
+class WatchProjectsRequest(_message.Message):
+    __slots__ = ("start_position", "start_time", "progress_interval")
+    START_POSITION_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    start_position: str
+    start_time: _timestamp_pb2.Timestamp
+    progress_interval: _duration_pb2.Duration
+    def __init__(self, start_position: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., progress_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class WatchProjectsResponse(_message.Message):
+    __slots__ = ("changes", "position")
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[ProjectChange]
+    position: str
+    def __init__(self, changes: _Optional[_Iterable[_Union[ProjectChange, _Mapping]]] = ..., position: _Optional[str] = ...) -> None: ...

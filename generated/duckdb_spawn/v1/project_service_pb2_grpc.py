@@ -38,6 +38,17 @@ class ProjectServiceStub:
     Resource names:
 
     * Projects: `projects/{project}`, where `{project}` is a UUID.
+
+    Change feed: every committed create, update and delete (batches, imports
+    and `AdminService.DeleteTable` included) gets a position in a totally
+    ordered change log, written in the same transaction as the change. A
+    position is an opaque token. `ListProjects` and `ExportProjects` tell the
+    position of the snapshot they read; `WatchProjects` from that position
+    then delivers exactly the changes after it. Changes are kept for a
+    retention window (`CHANGE_RETENTION`); reads with `read_time` see the data
+    as it was at any moment inside it. A position older than the window is
+    refused with `FAILED_PRECONDITION` and `ErrorInfo.reason`
+    `CHANGE_POSITION_EXPIRED`: list again.
     """
 
     def __init__(self, channel):
@@ -91,6 +102,16 @@ class ProjectServiceStub:
                 request_serializer=duckdb__spawn_dot_v1_dot_project__service__pb2.SummarizeProjectsRequest.SerializeToString,
                 response_deserializer=duckdb__spawn_dot_v1_dot_project__service__pb2.SummarizeProjectsResponse.FromString,
                 _registered_method=True)
+        self.ListProjectChanges = channel.unary_unary(
+                '/duckdb_spawn.v1.ProjectService/ListProjectChanges',
+                request_serializer=duckdb__spawn_dot_v1_dot_project__service__pb2.ListProjectChangesRequest.SerializeToString,
+                response_deserializer=duckdb__spawn_dot_v1_dot_project__service__pb2.ListProjectChangesResponse.FromString,
+                _registered_method=True)
+        self.WatchProjects = channel.unary_stream(
+                '/duckdb_spawn.v1.ProjectService/WatchProjects',
+                request_serializer=duckdb__spawn_dot_v1_dot_project__service__pb2.WatchProjectsRequest.SerializeToString,
+                response_deserializer=duckdb__spawn_dot_v1_dot_project__service__pb2.WatchProjectsResponse.FromString,
+                _registered_method=True)
         self.InitializeDatabase = channel.unary_unary(
                 '/duckdb_spawn.v1.ProjectService/InitializeDatabase',
                 request_serializer=duckdb__spawn_dot_v1_dot_project__service__pb2.InitializeDatabaseRequest.SerializeToString,
@@ -110,6 +131,17 @@ class ProjectServiceServicer:
     Resource names:
 
     * Projects: `projects/{project}`, where `{project}` is a UUID.
+
+    Change feed: every committed create, update and delete (batches, imports
+    and `AdminService.DeleteTable` included) gets a position in a totally
+    ordered change log, written in the same transaction as the change. A
+    position is an opaque token. `ListProjects` and `ExportProjects` tell the
+    position of the snapshot they read; `WatchProjects` from that position
+    then delivers exactly the changes after it. Changes are kept for a
+    retention window (`CHANGE_RETENTION`); reads with `read_time` see the data
+    as it was at any moment inside it. A position older than the window is
+    refused with `FAILED_PRECONDITION` and `ErrorInfo.reason`
+    `CHANGE_POSITION_EXPIRED`: list again.
     """
 
     def CreateProject(self, request, context):
@@ -187,6 +219,29 @@ class ProjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListProjectChanges(self, request, context):
+        """Lists the changes to projects after a position (or time), oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchProjects(self, request, context):
+        """Streams the changes to projects as they commit, from a position, a time
+        or now, in position order.
+
+        When nothing changes for `progress_interval`, a response without
+        changes carries the latest position, so a client always has a recent
+        position to resume from. A stream ended by the server (a drain, a
+        restart) ends with `UNAVAILABLE`: call again from the last position
+        received, and nothing is missed or repeated. The number of watchers per
+        server is capped (`MAX_WATCHERS`): above it, `RESOURCE_EXHAUSTED` with a
+        `google.rpc.QuotaFailure`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def InitializeDatabase(self, request, context):
         """Creates whatever tables are missing for the hosted schemas.
 
@@ -244,6 +299,16 @@ def add_ProjectServiceServicer_to_server(servicer, server):
                     request_deserializer=duckdb__spawn_dot_v1_dot_project__service__pb2.SummarizeProjectsRequest.FromString,
                     response_serializer=duckdb__spawn_dot_v1_dot_project__service__pb2.SummarizeProjectsResponse.SerializeToString,
             ),
+            'ListProjectChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProjectChanges,
+                    request_deserializer=duckdb__spawn_dot_v1_dot_project__service__pb2.ListProjectChangesRequest.FromString,
+                    response_serializer=duckdb__spawn_dot_v1_dot_project__service__pb2.ListProjectChangesResponse.SerializeToString,
+            ),
+            'WatchProjects': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchProjects,
+                    request_deserializer=duckdb__spawn_dot_v1_dot_project__service__pb2.WatchProjectsRequest.FromString,
+                    response_serializer=duckdb__spawn_dot_v1_dot_project__service__pb2.WatchProjectsResponse.SerializeToString,
+            ),
             'InitializeDatabase': grpc.unary_unary_rpc_method_handler(
                     servicer.InitializeDatabase,
                     request_deserializer=duckdb__spawn_dot_v1_dot_project__service__pb2.InitializeDatabaseRequest.FromString,
@@ -269,6 +334,17 @@ class ProjectService:
     Resource names:
 
     * Projects: `projects/{project}`, where `{project}` is a UUID.
+
+    Change feed: every committed create, update and delete (batches, imports
+    and `AdminService.DeleteTable` included) gets a position in a totally
+    ordered change log, written in the same transaction as the change. A
+    position is an opaque token. `ListProjects` and `ExportProjects` tell the
+    position of the snapshot they read; `WatchProjects` from that position
+    then delivers exactly the changes after it. Changes are kept for a
+    retention window (`CHANGE_RETENTION`); reads with `read_time` see the data
+    as it was at any moment inside it. A position older than the window is
+    refused with `FAILED_PRECONDITION` and `ErrorInfo.reason`
+    `CHANGE_POSITION_EXPIRED`: list again.
     """
 
     @staticmethod
@@ -504,6 +580,60 @@ class ProjectService:
             '/duckdb_spawn.v1.ProjectService/SummarizeProjects',
             duckdb__spawn_dot_v1_dot_project__service__pb2.SummarizeProjectsRequest.SerializeToString,
             duckdb__spawn_dot_v1_dot_project__service__pb2.SummarizeProjectsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProjectChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/duckdb_spawn.v1.ProjectService/ListProjectChanges',
+            duckdb__spawn_dot_v1_dot_project__service__pb2.ListProjectChangesRequest.SerializeToString,
+            duckdb__spawn_dot_v1_dot_project__service__pb2.ListProjectChangesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchProjects(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/duckdb_spawn.v1.ProjectService/WatchProjects',
+            duckdb__spawn_dot_v1_dot_project__service__pb2.WatchProjectsRequest.SerializeToString,
+            duckdb__spawn_dot_v1_dot_project__service__pb2.WatchProjectsResponse.FromString,
             options,
             channel_credentials,
             insecure,
