@@ -34,7 +34,7 @@ from .api.health_servicer import HealthServicer
 from .api.monitoring_servicer import MonitoringServicer
 from .api.offload import Offloader
 from .api.pipeline import CallPipeline, PipelineSettings
-from .api.project_servicer import ProjectServicer
+from .api.project_servicer import ProjectServicer, WatchSettings
 from .api.server import (
     OWN_SERVICES,
     SERVICE_DESCRIPTORS,
@@ -44,9 +44,11 @@ from .api.server import (
     build_health_server,
     build_server,
 )
+from .api.watch import WatchHub
 from .api.wire import ProjectWire
 from .config import Settings
 from .deferred import Deferred
+from .domain.changes import ChangeFeed
 from .domain.idempotency import Idempotency
 from .domain.projects import ProjectManager
 from .domain.table_admin import TableAdmin
@@ -68,16 +70,17 @@ from .observability.metrics_http import MetricsHttpServer
 from .observability.monitor import HealthMonitor
 from .observability.schema_metrics import SchemaMetrics
 from .observability.schema_status import snapshots_of
-from .observability.sources import LiveSources
+from .observability.sources import ChangeFeedFigures, LiveSources
 from .observability.system_metrics import SystemMetricsSampler
 from .ontology.cache import CacheSettings, SchemaCache
 from .ontology.client import OntologyClient
 from .ontology.disk_copy import DiskCopies
 from .ontology.formats import parse_schema_text
 from .security.setup import build_security
+from .storage.change_log import Retention
 from .storage.database import Database, DatabaseError, DatabaseSettings
 from .storage.disk_guard import DiskSpaceGuard
-from .storage.duckdb_storage import DuckDBStorage, WriterSettings
+from .storage.duckdb_storage import ChangeLogSettings, DuckDBStorage, WriterSettings
 from .storage.lake import LakeSettings, S3Settings
 from .storage.memory_limit import default_memory_limit
 from .storage.probe import database_files, table_row_counts
@@ -132,7 +135,8 @@ class Application:
         self.runtime = GrpcRuntime()
         self.offload = Offloader(settings.grpc_max_workers, settings.query_timeout, self.runtime.completions)
         security = self.security
-        self.admission = Admission(settings.grpc_max_concurrent_rpcs, settings.grpc_max_concurrent_streams)
+        self.admission = Admission(settings.grpc_max_concurrent_rpcs, settings.grpc_max_concurrent_streams,
+                                   settings.max_watchers)
         guard = CallGuard(Authenticator(security.tokens, anonymous_role=security.anonymous_role,
                                         certificate_roles=security.certificate_roles),
                           AccessPolicy(security.reflection_access), AuditLog(), security.rate_limiter)
@@ -140,8 +144,11 @@ class Application:
             admission=self.admission, drain=self.drain_gate, guard=guard, metrics=self.metrics.grpc,
             settings=PipelineSettings(max_message_bytes=settings.grpc_max_message_bytes,
                                       stream_idle_timeout=settings.stream_idle_timeout))
+        lake = settings.storage_backend != "file"
+        self.watch_hub = WatchHub(self.runtime.loop, poll_interval=settings.watch_poll_interval if lake else None)
+        watch = WatchSettings(self.watch_hub if settings.change_log else None, settings.watch_progress_interval)
         servicers = Servicers(
-            projects=ProjectServicer(self.projects, self.tables, self.offload, ProjectWire()),
+            projects=ProjectServicer(self.projects, self.tables, self.offload, ProjectWire(), watch),
             admin=AdminServicer(self.tables, self.schemas, LogLevelControl(), self.offload),
             monitoring=MonitoringServicer(self.reporter, SystemMetricsSampler(self.live), self.offload),
             health=HealthServicer(self.health))
@@ -207,6 +214,7 @@ class Application:
         self.health.start_draining()
         time.sleep(drain)  # let load balancers see NOT_SERVING and stop sending
         self.drain_gate.close()  # stragglers get UNAVAILABLE; running calls go on
+        self.runtime.loop.call_soon_threadsafe(self.watch_hub.close)  # watchers resume on another replica
         started = time.monotonic()
         if not self.runtime.call(self.drain_gate.wait_idle(grace)):
             log.warning("grace period over with calls still in flight; answering them UNAVAILABLE",
@@ -249,7 +257,14 @@ class Application:
         database.on_invalidated(self._database_invalidated)
         storage = self.storage = DuckDBStorage.build(
             database, pool_size=s.duckdb_pool_size, guard=self.disk_guard, cache=self.record_cache,
-            writer=WriterSettings(s.write_queue_size, s.write_group_max, s.write_group_delay_ms / 1000))
+            writer=WriterSettings(s.write_queue_size, s.write_group_max, s.write_group_delay_ms / 1000),
+            change_log=ChangeLogSettings(Retention(s.change_retention, s.change_retention_count),
+                                         s.change_compaction_interval) if s.change_log else None)
+        feed = None
+        if storage.changes is not None:
+            feed = ChangeFeed(storage.changes)
+            storage.changes.change_log.add_listener(self.watch_hub.committed)
+            self.watch_hub.follow(storage.changes.latest_position)
         schemas = SchemaCache(
             s.onto_schema_ids, OntologyClient(s.onto_server_url, s.onto_server_timeout),
             DiskCopies.beside(s.duckdb_path), CacheSettings(ttl=s.onto_cache_ttl, use_mock=s.use_mock_onto_server),
@@ -266,7 +281,7 @@ class Application:
         store = storage.projects
         retention = timedelta(seconds=s.request_id_retention_seconds)
         self.projects.set(ProjectManager(schemas, store, idempotency=Idempotency(store, retention),
-                                         metrics=self.metrics.domain, limits=self.security.limits))
+                                         metrics=self.metrics.domain, limits=self.security.limits, changes=feed))
         self._monitor = HealthMonitor(
             self.health, [("database", self.database_check.probe), ("schema", self.schema_check.probe)],
             s.health_probe_interval, samplers=[self._cpu_check.sample, self._refresh_ontology_probe])
@@ -350,7 +365,16 @@ class Application:
             files=storage_part(lambda st: database_files(st.database)),
             table_rows=self._table_rows,
             schema_cache=self._schema_snapshots,
+            change_feed=self._change_feed_figures,
         )
+
+    def _change_feed_figures(self) -> ChangeFeedFigures | None:
+        retention = self.storage.retention if self.storage is not None else None
+        if retention is None:
+            return None
+        figures = retention.figures()
+        return ChangeFeedFigures(figures.size, figures.oldest_age_seconds, self.watch_hub.connected,
+                                 self.watch_hub.delivered)
 
 
 def checkpoint_threshold(reserve_bytes: int) -> int | None:

@@ -301,6 +301,21 @@ class Settings:
     log_level: str = variable("INFO", _log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL.")
     request_id_retention_seconds: float = variable("86400", _float_range(1, 31_536_000),
         "How long a request id (AIP-155) is remembered: a retry within it returns the first result.")
+    # -- the change feed (ListProjectChanges, WatchProjects, read_time) -------------------------
+    change_log: bool = variable("true", _bool,
+        "Log every committed change with a position (the change feed and read_time); false turns both off.")
+    change_retention: float = variable("604800", _float_range(0, 315_360_000),
+        "Seconds a change stays in the log (and read_time can reach back); 0: no limit by age.")
+    change_retention_count: int = variable("0", _int_range(0, 10_000_000_000),
+        "Most changes the log keeps (the oldest go first); 0: no limit by count.")
+    change_compaction_interval: float = variable("60", _float_range(0.05, 86_400),
+        "Seconds between passes that delete changes outside the retention (on a lake, by the leader).")
+    watch_progress_interval: float = variable("5", _float_range(0.05, 300),
+        "Seconds a WatchProjects stream stays silent before a progress message with the latest position.")
+    watch_poll_interval: float = variable("1", _float_range(0.01, 60),
+        "On a lake: seconds between looks for changes other replicas committed (one query per replica).")
+    max_watchers: int = variable("1000", _int_range(0, 1_000_000),
+        "Most WatchProjects streams open at once; above it, RESOURCE_EXHAUSTED.")
     shutdown_drain_seconds: float = variable("5", _float_range(0, 3600),
         "After SIGTERM: seconds readiness reports NOT_SERVING before new calls are turned away.")
     shutdown_grace_seconds: float = variable("10", _float_range(0, 3600),

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from duckdb_spawn_server.domain.changes import ChangeFeed
 from duckdb_spawn_server.domain.idempotency import Idempotency
 from duckdb_spawn_server.domain.projects import ProjectManager
 from duckdb_spawn_server.domain.records import utc_now
@@ -34,7 +35,8 @@ class Stack:
         self.schema = parse_seed_schema(schema_id, document)
         self.tables.create(self.schema)
         self.manager = ProjectManager(StaticSchemaProvider({schema_id: self.schema}), self.store, schema_id=schema_id,
-                                      idempotency=Idempotency(self.store, retention, clock), clock=clock)
+                                      idempotency=Idempotency(self.store, retention, clock), clock=clock,
+                                      changes=ChangeFeed(self.storage.changes) if self.storage.changes else None)
 
     def close(self) -> None:
         self.storage.close()

@@ -24,6 +24,7 @@ R, W, A = Role.READER, Role.WRITER, Role.ADMIN
 REQUIRED_ROLES: dict[str, dict[str, Role]] = {
     "duckdb_spawn.v1.ProjectService": {
         "GetProject": R, "ListProjects": R, "ExportProjects": R, "SummarizeProjects": R,
+        "ListProjectChanges": R, "WatchProjects": R,
         "CreateProject": W, "UpdateProject": W, "DeleteProject": W, "BatchCreateProjects": W, "ImportProjects": W,
         # Creates tables, like AdminService.CreateTables.
         "InitializeDatabase": A,

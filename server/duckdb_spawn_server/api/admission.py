@@ -25,9 +25,11 @@ class Cap:
 
 
 class Admission:
-    def __init__(self, max_unary: int, max_streams: int) -> None:
+    def __init__(self, max_unary: int, max_streams: int, max_watchers: int = 1000) -> None:
         self.unary = Cap(max_unary, "GRPC_MAX_CONCURRENT_RPCS", "concurrent calls")
         self.streams = Cap(max_streams, "GRPC_MAX_CONCURRENT_STREAMS", "concurrent streams")
+        # Watches last for hours: a cap of their own, so they never take the bulk streams' capacity.
+        self.watchers = Cap(max_watchers, "MAX_WATCHERS", "watch streams")
 
     @staticmethod
     def enter(cap: Cap) -> bool:
@@ -48,4 +50,4 @@ class Admission:
 
     @property
     def in_flight(self) -> int:
-        return self.unary.active + self.streams.active
+        return self.unary.active + self.streams.active + self.watchers.active

@@ -60,6 +60,10 @@ _OK = grpc.StatusCode.OK
 Behavior = Callable[..., Any]
 
 
+# Long-lived streams counted against MAX_WATCHERS instead of the streams' cap.
+WATCH_METHODS = frozenset({"WatchProjects"})
+
+
 @dataclass(frozen=True)
 class MethodPolicy:
     """What the pipeline needs to know about one method, decided before its first call."""
@@ -115,11 +119,16 @@ class CallPipeline:
         health = service == HEALTH_SERVICE
         return MethodPolicy(
             path=path, quiet=service in QUIET_SERVICES,
-            cap=None if health else (self.admission.streams if streaming else self.admission.unary),
+            cap=None if health else self._cap(method.name, streaming),
             guarded=None if health or self.guard is None else self.guard.method(path),
             metrics=self.metrics.method(method_type(method), service, method.name),
             client_streaming=method.client_streaming, server_streaming=method.server_streaming,
             check_response_size=large_responses)
+
+    def _cap(self, method: str, streaming: bool) -> Cap:
+        if method in WATCH_METHODS:
+            return self.admission.watchers
+        return self.admission.streams if streaming else self.admission.unary
 
     def handler(self, method: MethodDescriptor, behavior: Behavior, deserializer: Callable[[bytes], Any],
                 serializer: Callable[[Any], bytes], *, large_responses: bool = False) -> grpc.RpcMethodHandler:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import grpc
@@ -18,10 +20,11 @@ from duckdb_spawn.v1 import project_service_pb2 as pb
 from google.protobuf import empty_pb2
 
 from ..deferred import Deferred
-from ..domain.errors import FieldViolation, InvalidArgument
+from ..domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, Unavailable
 from ..domain.imports import ArrowRows, ImportChunk, ImportMode, ImportRun
 from ..domain.names import parse_project_name, table_name
 from ..domain.projects import ProjectManager
+from ..domain.records import ReadPosition
 from ..domain.request_ids import RequestKey, parse_request_id
 from ..domain.table_admin import TableAdmin
 from .convert import (
@@ -37,6 +40,7 @@ from .convert import (
 )
 from .deadlines import remaining
 from .offload import Offloader
+from .watch import WatchHub
 from .wire import ProjectWire, export_chunk
 
 
@@ -47,11 +51,12 @@ def _request_key(request: Any, method: str) -> RequestKey | None:
 
 class ProjectServicer:
     def __init__(self, projects: Deferred[ProjectManager], tables: Deferred[TableAdmin], offload: Offloader,
-                 wire: ProjectWire) -> None:
+                 wire: ProjectWire, watch: WatchSettings | None = None) -> None:
         self._projects = projects
         self._tables = tables
         self._offload = offload
         self._wire = wire
+        self._watch = watch or WatchSettings(None)
 
     async def CreateProject(self, request: pb.CreateProjectRequest, context: grpc.aio.ServicerContext) -> bytes:
         manager = self._projects.get()
@@ -69,23 +74,26 @@ class ProjectServicer:
     async def GetProject(self, request: pb.GetProjectRequest, context: grpc.aio.ServicerContext) -> bytes:
         manager = self._projects.get()
         project_id = parse_project_name(request.name)
-        record = manager.peek(project_id)
+        read_time = _time(request, "read_time")
+        record = manager.peek(project_id) if read_time is None else None
         if record is None:
-            record = await self._offload.run(context, manager.get, project_id)
+            record = await self._offload.run(context, lambda: manager.get(project_id, read_time=read_time))
         return self._wire.project(record)
 
     async def ListProjects(self, request: pb.ListProjectsRequest, context: grpc.aio.ServicerContext) -> bytes:
         manager = self._projects.get()
+        read_time = _time(request, "read_time")
         held = manager.peek_list(request.page_size, request.page_token, filter_text=request.filter,
-                                 order_by=request.order_by)
+                                 order_by=request.order_by) if read_time is None else None
         if held is not None:  # the same page of an unchanged table: no database, no thread
-            return self._wire.list_response(held.records, held.next_page_token, held.total_size)
+            return self._wire.list_response(held.records, held.next_page_token, held.total_size, held.read_position)
         timeout = remaining(context)
 
         def page() -> bytes:
             listed = manager.list(request.page_size, request.page_token, filter_text=request.filter,
-                                  order_by=request.order_by, timeout=timeout)
-            return self._wire.list_response(listed.records, listed.next_page_token, listed.total_size)
+                                  order_by=request.order_by, read_time=read_time, timeout=timeout)
+            return self._wire.list_response(listed.records, listed.next_page_token, listed.total_size,
+                                            listed.read_position)
 
         return await self._offload.run(context, page)
 
@@ -161,13 +169,19 @@ class ProjectServicer:
                              context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ExportProjectsResponse]:
         manager = self._projects.get()
         export_format = export_format_from_proto(request.format)
+        read_time = _time(request, "read_time")
         timeout = remaining(context)
 
         def chunks() -> Iterator[bytes]:
+            snapshot = ReadPosition()
             with contextlib.closing(manager.export(export_format, request.filter, request.order_by,
+                                                   read_time=read_time, read_position=snapshot,
                                                    timeout=timeout)) as exported:
+                first = True
                 for data, rows in exported:
-                    yield export_chunk(data, rows)
+                    # The first response says which snapshot the export reads: watch from there.
+                    yield export_chunk(data, rows, manager.read_position(snapshot.value) if first else "")
+                    first = False
 
         async for chunk in self._offload.iterate(context, chunks):
             yield chunk
@@ -176,10 +190,80 @@ class ProjectServicer:
                                 context: grpc.aio.ServicerContext) -> pb.SummarizeProjectsResponse:
         manager = self._projects.get()
         aggregations = [aggregation_from_proto(a) for a in request.aggregations]
+        read_time = _time(request, "read_time")
         timeout = remaining(context)
         summary = await self._offload.run(context, lambda: manager.summarize(
-            request.filter, list(request.group_by), aggregations, timeout=timeout))
+            request.filter, list(request.group_by), aggregations, read_time=read_time, timeout=timeout))
         return summary_to_proto(summary)
+
+    async def ListProjectChanges(self, request: pb.ListProjectChangesRequest,
+                                 context: grpc.aio.ServicerContext) -> pb.ListProjectChangesResponse:
+        manager = self._projects.get()
+        start_time = _time(request, "start_time")
+        timeout = remaining(context)
+
+        def page() -> pb.ListProjectChangesResponse:
+            listed = manager.list_changes(request.start_position, start_time, request.page_size, request.page_token,
+                                          timeout=timeout)
+            feed = manager.feed()
+            return pb.ListProjectChangesResponse(
+                changes=[self._wire.change(c, feed.token(c.position)) for c in listed.changes],
+                next_page_token=listed.next_page_token, position=listed.position)
+
+        return await self._offload.run(context, page)
+
+    async def WatchProjects(self, request: pb.WatchProjectsRequest,
+                            context: grpc.aio.ServicerContext) -> AsyncIterator[pb.WatchProjectsResponse]:
+        """Changes as they commit: read after each wake-up, progress when silent, UNAVAILABLE on drain."""
+        manager = self._projects.get()
+        hub, settings = self._watch.hub, self._watch
+        if hub is None:
+            raise FailedPrecondition("the change log is off on this server (CHANGE_LOG)",
+                                     reason="CHANGE_LOG_DISABLED")
+        start_time = _time(request, "start_time")
+        interval = settings.progress_interval
+        if request.HasField("progress_interval"):
+            asked = request.progress_interval.ToTimedelta().total_seconds()
+            interval = min(max(asked, MIN_PROGRESS_SECONDS), MAX_PROGRESS_SECONDS)
+        hub.joined()
+        try:
+            position = await self._offload.run(context, lambda: manager.watch_start(request.start_position,
+                                                                                   start_time))
+            feed = manager.feed()
+            yield pb.WatchProjectsResponse(position=feed.token(position))  # a position to resume from, at once
+            loop = asyncio.get_running_loop()
+            quiet_since = loop.time()
+            while not hub.closing:
+                seen = hub.version  # taken before the read: a commit during it wakes the next wait at once
+                response, position, count = await self._offload.run(context, self._watched, manager, position)
+                if response is not None:
+                    hub.delivered += count
+                    yield response
+                    quiet_since = loop.time()
+                    if count == WATCH_BATCH:
+                        continue  # more are waiting
+                while hub.version == seen and not hub.closing:
+                    left = interval - (loop.time() - quiet_since)
+                    if left <= 0:  # silent for a whole interval: progress, with the latest position
+                        yield pb.WatchProjectsResponse(position=feed.token(position))
+                        quiet_since = loop.time()
+                        continue
+                    await hub.wait(seen, left)
+            raise Unavailable("the server is shutting down; watch again from the last position received",
+                              retry_after_seconds=1.0, reason="SHUTTING_DOWN")
+        finally:
+            hub.left()
+
+    def _watched(self, manager: ProjectManager,
+                 position: int) -> tuple[pb.WatchProjectsResponse | None, int, int]:
+        """The changes after `position` as one response (None: none), the position reached, how many."""
+        batch = manager.changes_after(position, WATCH_BATCH)
+        if not batch.changes:
+            return None, batch.reached, 0
+        feed = manager.feed()
+        changes = [self._wire.change(c, feed.token(c.position)) for c in batch.changes]
+        return pb.WatchProjectsResponse(changes=changes, position=feed.token(batch.reached)), batch.reached, len(
+            changes)
 
     async def InitializeDatabase(self, request: pb.InitializeDatabaseRequest,
                                  context: grpc.aio.ServicerContext) -> pb.InitializeDatabaseResponse:
@@ -189,6 +273,29 @@ class ProjectServicer:
         results = await self._offload.run(context, lambda: tables.create_all(timeout=timeout))
         return pb.InitializeDatabaseResponse(tables=[
             pb.TableInitialization(table=table_name(r.name), created=r.created) for r in results])
+
+
+# How many changes one WatchProjects response carries at most.
+WATCH_BATCH = 500
+MIN_PROGRESS_SECONDS = 1.0
+MAX_PROGRESS_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    hub: WatchHub | None  # None: the change log is off
+    progress_interval: float = 5.0
+
+
+def _time(request: Any, field: str) -> datetime | None:
+    """A Timestamp field as naive UTC (what the storage's TIMESTAMP columns hold); None when unset."""
+    if not request.HasField(field):
+        return None
+    try:
+        return request.__getattribute__(field).ToDatetime()
+    except (ValueError, OverflowError):
+        raise InvalidArgument(f"{field} is not a valid time", reason="INVALID_TIME",
+                              violations=[FieldViolation(field, "not a valid time", "INVALID_TIME")]) from None
 
 
 def _retrieved(task: asyncio.Future[Any]) -> None:

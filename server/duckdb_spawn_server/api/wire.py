@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 from duckdb_spawn.v1 import project_service_pb2 as pb
 
+from ..domain.changes import Change, ChangeType
+from ..domain.names import project_name
 from ..domain.records import ProjectRecord
 from .convert import project_to_proto
 
@@ -43,7 +45,7 @@ _EXPORT_DATA_TAG = bytes([_EXPORT_FIELDS["data"].number << 3 | 2])  # length-del
 _EXPORT_ROWS_TAG = bytes([_EXPORT_FIELDS["row_count"].number << 3 | 0])  # varint
 
 
-def export_chunk(data: bytes, rows: int) -> bytes:
+def export_chunk(data: bytes, rows: int, read_position: str = "") -> bytes:
     """An ExportProjectsResponse's wire bytes, built where the chunk is made (off the event loop) with
     one copy of `data`, instead of a message object copied in, sized and serialized on the loop."""
     parts = []
@@ -51,7 +53,14 @@ def export_chunk(data: bytes, rows: int) -> bytes:
         parts += (_EXPORT_DATA_TAG, _varint(len(data)), data)
     if rows:
         parts += (_EXPORT_ROWS_TAG, _varint(rows))
+    if read_position:
+        parts.append(pb.ExportProjectsResponse(read_position=read_position).SerializeToString())
     return b"".join(parts)
+
+
+_CHANGE_TYPES = {ChangeType.CREATED: pb.ProjectChange.CHANGE_TYPE_CREATED,
+                 ChangeType.UPDATED: pb.ProjectChange.CHANGE_TYPE_UPDATED,
+                 ChangeType.DELETED: pb.ProjectChange.CHANGE_TYPE_DELETED}
 
 
 class ProjectWire:
@@ -72,10 +81,22 @@ class ProjectWire:
                         del self._bytes[next(iter(self._bytes))]
         return found
 
-    def list_response(self, records: Sequence[ProjectRecord], next_page_token: str, total_size: int) -> bytes:
-        head = pb.ListProjectsResponse(next_page_token=next_page_token, total_size=total_size).SerializeToString()
+    def list_response(self, records: Sequence[ProjectRecord], next_page_token: str, total_size: int,
+                      read_position: str = "") -> bytes:
+        head = pb.ListProjectsResponse(next_page_token=next_page_token, total_size=total_size,
+                                       read_position=read_position).SerializeToString()
         parts = [head]
         for record in records:
             data = self.project(record)
             parts += (_PROJECTS_TAG, _varint(len(data)), data)
         return b"".join(parts)
+
+    def change(self, change: Change, position: str) -> pb.ProjectChange:
+        message = pb.ProjectChange(change_type=_CHANGE_TYPES[change.change_type], position=position)
+        message.commit_time.FromDatetime(change.commit_time)
+        if change.record is not None:
+            message.project.MergeFromString(self.project(change.record))
+        else:
+            message.project.name = project_name(change.project_id)
+            message.project.etag = change.etag
+        return message

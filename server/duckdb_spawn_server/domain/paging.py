@@ -28,6 +28,7 @@ class PageCursor:
 
     query: str  # fingerprint of the query (filter + order) the cursor belongs to
     position: tuple[Any, ...]  # JSON-able values of the last row's sort keys
+    snapshot: int | None = None  # the change-log position every page of the listing reads
 
 
 def query_fingerprint(*parts: str) -> str:
@@ -35,8 +36,10 @@ def query_fingerprint(*parts: str) -> str:
 
 
 def encode_page_token(cursor: PageCursor) -> str:
-    payload = json.dumps({"v": _TOKEN_VERSION, "q": cursor.query, "p": list(cursor.position)},
-                         separators=(",", ":"))
+    fields: dict[str, Any] = {"v": _TOKEN_VERSION, "q": cursor.query, "p": list(cursor.position)}
+    if cursor.snapshot is not None:
+        fields["s"] = cursor.snapshot
+    payload = json.dumps(fields, separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
@@ -51,14 +54,15 @@ def decode_page_token(token: str, expected_query: str) -> PageCursor | None:
         payload = json.loads(raw)
         if not isinstance(payload, dict) or payload.get("v") != _TOKEN_VERSION:
             raise ValueError("wrong version")
-        query, position = payload.get("q"), payload.get("p")
-        if not isinstance(query, str) or not isinstance(position, list):
+        query, position, snapshot = payload.get("q"), payload.get("p"), payload.get("s")
+        if not isinstance(query, str) or not isinstance(position, list) \
+                or not (snapshot is None or (type(snapshot) is int and snapshot >= 0)):
             raise ValueError("wrong shape")
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise invalid_page_token("page_token is not a token this service issued") from None
     if query != expected_query:
         raise invalid_page_token("page_token belongs to a different filter or order_by; start again without it")
-    return PageCursor(query=query, position=tuple(position))
+    return PageCursor(query=query, position=tuple(position), snapshot=snapshot)
 
 
 def invalid_page_token(description: str) -> InvalidArgument:

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from .migration import MigrationPlan, MigrationStep, TableState
 from .queries import ExportFormat, ProjectQuery
-from .records import ActiveSchema, ProjectRecord, StoredPage
+from .records import ActiveSchema, ProjectRecord, ReadPosition, StoredPage
 from .request_ids import LogEntry, LoggedRequest
 from .schema import TableSchema
 from .schema_registry import RefreshReport, SchemaCacheStatus, SchemaInfo
@@ -94,19 +94,22 @@ class ProjectStore(IdempotencyLog, Protocol):
         """
         ...
 
-    def get(self, schema: TableSchema, project_id: uuid.UUID) -> ProjectRecord | None: ...
+    def get(self, schema: TableSchema, project_id: uuid.UUID, at: int | None = None) -> ProjectRecord | None:
+        """The record as it is, or (`at`) as it was at that change-log position."""
+        ...
 
     def peek(self, schema: TableSchema, project_id: uuid.UUID) -> ProjectRecord | None:
         """The record if storage holds it in memory, coherent with every committed write; never waits."""
         ...
 
     def list_page(self, schema: TableSchema, query: ProjectQuery, page_size: int,
-                  after: tuple[object, ...] | None) -> StoredPage:
-        """Up to `page_size` matches of `query` strictly after the key values `after`."""
+                  after: tuple[object, ...] | None, at: int | None = None) -> StoredPage:
+        """Up to `page_size` matches of `query` strictly after the key values `after` (`at`: as they were at
+        that change-log position); the page says the position of the snapshot it read."""
         ...
 
     def peek_page(self, schema: TableSchema, query: ProjectQuery, page_size: int,
-                  after: tuple[object, ...] | None) -> StoredPage | None:
+                  after: tuple[object, ...] | None, at: int | None = None) -> StoredPage | None:
         """The same page if storage has it at hand, coherent with every committed write; never waits."""
         ...
 
@@ -118,14 +121,16 @@ class ProjectStore(IdempotencyLog, Protocol):
     def begin_import(self, schema: TableSchema) -> ImportSpool: ...
 
     def export(self, schema: TableSchema, query: ProjectQuery, export_format: ExportFormat, *,
-               ordered: bool) -> Iterator[tuple[bytes | memoryview, int]]:
+               ordered: bool, at: int | None = None,
+               read_position: ReadPosition | None = None) -> Iterator[tuple[bytes | memoryview, int]]:
         """The matching rows as consecutive chunks of one file: (bytes, rows the chunk completes).
 
-        `ordered` False: in storage order, without sorting (the client asked for no order).
+        `ordered` False: in storage order, without sorting (the client asked for no order). `at`: as
+        they were at that change-log position. `read_position` learns the snapshot's before the first chunk.
         """
         ...
 
-    def summarize(self, schema: TableSchema, plan: SummaryPlan) -> Summary: ...
+    def summarize(self, schema: TableSchema, plan: SummaryPlan, at: int | None = None) -> Summary: ...
 
     def delete(self, schema: TableSchema, project_id: uuid.UUID, expected_etag: str | None, *,
                timeout: float | None) -> bool:

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .changes import ChangeBatch, ChangeFeed, ChangePage
 from .creation import Items, ProjectCreation
-from .errors import Aborted, NotFound
+from .errors import Aborted, FailedPrecondition, NotFound
 from .idempotency import EntryFor, Idempotency
 from .imports import ImportChunk, ImportMode, ImportReport, ImportRun, Imports
 from .limits import Limits
@@ -26,7 +27,16 @@ from .ordering import decode_position, encode_position, key_values
 from .paging import PageCursor, decode_page_token, encode_page_token, query_fingerprint
 from .ports import BulkMetrics, NoBulkMetrics, ProjectStore, SchemaProvider
 from .queries import Catalogs, ExportFormat
-from .records import ActiveSchema, ProjectPage, ProjectRecord, StoredPage, fill_system_columns, new_etag, utc_now
+from .records import (
+    ActiveSchema,
+    ProjectPage,
+    ProjectRecord,
+    ReadPosition,
+    StoredPage,
+    fill_system_columns,
+    new_etag,
+    utc_now,
+)
 from .request_ids import RequestKey
 from .summaries import AggregationSpec, Summary, plan_summary
 
@@ -48,6 +58,7 @@ class ProjectManager:
     limits: Limits = field(default_factory=Limits)
     clock: Callable[[], datetime] = utc_now
     metrics: BulkMetrics = field(default_factory=NoBulkMetrics)
+    changes: ChangeFeed | None = None  # None: the change log is off (no read_time, no read positions)
 
     def __post_init__(self) -> None:
         requests = self.idempotency or Idempotency(self.store, clock=self.clock)
@@ -84,12 +95,25 @@ class ProjectManager:
         return self.imports.begin(mode, request_id=request_id, timeout=timeout)
 
     # -- read -----------------------------------------------------------------
-    def get(self, project_id: uuid.UUID, *, timeout: float | None = None) -> ProjectRecord:
+    def get(self, project_id: uuid.UUID, *, read_time: datetime | None = None,
+            timeout: float | None = None) -> ProjectRecord:
         active = self.schemas.active(self.schema_id, timeout=timeout)
-        record = self.store.get(active.schema, project_id)
+        record = self.store.get(active.schema, project_id, self._at(read_time))
         if record is None:
             raise _not_found(project_id)
         return record
+
+    def _at(self, read_time: datetime | None) -> int | None:
+        """The change-log position a read at `read_time` reads (None: now)."""
+        if read_time is None:
+            return None
+        if self.changes is None:
+            raise FailedPrecondition("read_time needs the change log, which is off on this server (CHANGE_LOG)",
+                                     reason="CHANGE_LOG_DISABLED")
+        return self.changes.position_at(read_time)
+
+    def read_position(self, position: int | None) -> str:
+        return "" if position is None or self.changes is None else self.changes.token(position)
 
     def peek(self, project_id: uuid.UUID) -> ProjectRecord | None:
         """The project if storage has it at hand (never waits); None means "ask `get`", not "absent"."""
@@ -97,24 +121,24 @@ class ProjectManager:
         return self.store.peek(active.schema, project_id)
 
     def list(self, page_size: int, page_token: str = "", *, filter_text: str = "", order_by: str = "",
-             timeout: float | None = None) -> ProjectPage:
+             read_time: datetime | None = None, timeout: float | None = None) -> ProjectPage:
         """A page of the projects matching `filter_text` in `order_by` order (keyset pagination).
 
         The page token carries the last row's sort-key values and a
         fingerprint of the filter and ordering, so it cannot be reused with
         another query.
         """
-        page = self._page(page_size, page_token, filter_text, order_by, timeout, self.store.list_page)
+        page = self._page(page_size, page_token, filter_text, order_by, timeout, self.store.list_page, read_time)
         assert page is not None
         return page
 
     def peek_list(self, page_size: int, page_token: str = "", *, filter_text: str = "",
                   order_by: str = "") -> ProjectPage | None:
         """The page if storage has it at hand (never waits on the database); None: ask `list`."""
-        return self._page(page_size, page_token, filter_text, order_by, 0, self.store.peek_page)
+        return self._page(page_size, page_token, filter_text, order_by, 0, self.store.peek_page, None)
 
     def _page(self, page_size: int, page_token: str, filter_text: str, order_by: str, timeout: float | None,
-              fetch: Callable[..., StoredPage | None]) -> ProjectPage | None:
+              fetch: Callable[..., StoredPage | None], read_time: datetime | None) -> ProjectPage | None:
         size = self.limits.page_size(page_size)
         self._check_query(filter_text, order_by)
         active = self.schemas.active(self.schema_id, timeout=timeout)
@@ -122,16 +146,22 @@ class ProjectManager:
         fingerprint = query_fingerprint("projects", filter_text, order_by)
         cursor = decode_page_token(page_token, fingerprint)
         after = decode_position(query.ordering, cursor.position) if cursor else None
-        page = fetch(active.schema, query, size, after)
+        # Later pages read the first page's snapshot: the listing is one consistent state.
+        at = cursor.snapshot if cursor is not None and cursor.snapshot is not None else None
+        if at is None and read_time is not None:
+            at = self._at(read_time)
+        page = fetch(active.schema, query, size, after, at)
         if page is None:
             return None
+        snapshot = at if at is not None else page.position
         token = ""
         if page.has_more and page.records:
             position = encode_position(key_values(query.ordering, page.records[-1]))
-            token = encode_page_token(PageCursor(query=fingerprint, position=position))
-        return ProjectPage(page.records, token, page.total_size)
+            token = encode_page_token(PageCursor(query=fingerprint, position=position, snapshot=snapshot))
+        return ProjectPage(page.records, token, page.total_size, self.read_position(snapshot))
 
     def export(self, export_format: ExportFormat, filter_text: str = "", order_by: str = "", *,
+               read_time: datetime | None = None, read_position: ReadPosition | None = None,
                timeout: float | None = None) -> Iterator[tuple[bytes | memoryview, int]]:
         """The matching projects as one file in `export_format`, in chunks (bytes, rows completed).
 
@@ -142,7 +172,8 @@ class ProjectManager:
         self._check_query(filter_text, order_by)
         active = self.schemas.active(self.schema_id, timeout=timeout)
         query = self.catalogs.query(active.schema, filter_text, order_by)
-        chunks = self.store.export(active.schema, query, export_format, ordered=bool(order_by.strip()))
+        chunks = self.store.export(active.schema, query, export_format, ordered=bool(order_by.strip()),
+                                   at=self._at(read_time), read_position=read_position)
         return self._count_exported(chunks, active.schema.table_name, export_format)
 
     def _check_query(self, filter_text: str, order_by: str) -> None:
@@ -159,11 +190,30 @@ class ProjectManager:
             yield data, rows
 
     def summarize(self, filter_text: str, group_by: Sequence[str], aggregations: Sequence[AggregationSpec], *,
-                  timeout: float | None = None) -> Summary:
+                  read_time: datetime | None = None, timeout: float | None = None) -> Summary:
         self._check_query(filter_text, "")
         active = self.schemas.active(self.schema_id, timeout=timeout)
         plan = plan_summary(self.catalogs.for_schema(active.schema), filter_text, group_by, aggregations)
-        return self.store.summarize(active.schema, plan)
+        return self.store.summarize(active.schema, plan, self._at(read_time))
+
+    # -- the change feed (domain/changes.py) --------------------------------------------------
+    def feed(self) -> ChangeFeed:
+        if self.changes is None:
+            raise FailedPrecondition("the change log is off on this server (CHANGE_LOG)", reason="CHANGE_LOG_DISABLED")
+        return self.changes
+
+    def list_changes(self, start_position: str = "", start_time: datetime | None = None, page_size: int = 0,
+                     page_token: str = "", *, timeout: float | None = None) -> ChangePage:
+        active = self.schemas.active(self.schema_id, timeout=timeout)
+        return self.feed().list(active.schema, start_position, start_time, page_size, page_token)
+
+    def watch_start(self, start_position: str = "", start_time: datetime | None = None) -> int:
+        """Where a watch starts: after the token or time given, else at the latest change."""
+        return self.feed().start(start_position, start_time, default_latest=True)
+
+    def changes_after(self, position: int, limit: int, *, timeout: float | None = None) -> ChangeBatch:
+        active = self.schemas.active(self.schema_id, timeout=timeout)
+        return self.feed().read(active.schema, position, limit)
 
     # -- update ---------------------------------------------------------------
     def update(self, project_id: uuid.UUID, patch: Mapping[str, Any], *, replace_all: bool = False,

@@ -73,6 +73,7 @@ class StoredPage:
     records: list[ProjectRecord]
     has_more: bool
     total_size: int
+    position: int | None = None  # the change-log position of the snapshot read (None: the log is off)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,14 @@ class ProjectPage:
     records: list[ProjectRecord]
     next_page_token: str
     total_size: int
+    read_position: str = ""  # token of the change-log position every page of the listing reads
+
+
+@dataclass
+class ReadPosition:
+    """Filled in by storage, before the first chunk, with the position of the snapshot a stream reads."""
+
+    value: int | None = None
 
 
 def utc_now() -> datetime:

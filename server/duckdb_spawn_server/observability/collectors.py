@@ -31,6 +31,9 @@ while the metric itself (HELP/TYPE) is still announced.
 | `duckdb_spawn_schema_cache_source` | gauge (1 for the source in force) | schema_id, source |
 | `duckdb_spawn_schema_cache_refreshes_total` | counter | schema_id |
 | `duckdb_spawn_schema_cache_refresh_failures_total`, `..._stale_served_total` | counter | schema_id |
+| `duckdb_spawn_change_log_changes`, `duckdb_spawn_change_log_oldest_age_seconds` | gauge | |
+| `duckdb_spawn_watchers` | gauge | |
+| `duckdb_spawn_changes_delivered_total` | counter | |
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ class ServiceCollector(Collector):
         self._cpu = CpuMeter()
 
     def collect(self) -> Iterator[Metric]:
-        for section in (self._service, self._system, self._storage, self._schema_cache):
+        for section in (self._service, self._system, self._storage, self._schema_cache, self._change_feed):
             try:
                 metrics = section()
             except Exception:
@@ -166,6 +169,20 @@ class ServiceCollector(Collector):
             log.debug("row counts for metrics failed", exc_info=True)
         return [pool_size, in_use, idle, waiting, acquired, waited, depth, capacity, groups, committed, failed,
                 file_bytes, wal_bytes, rows]
+
+    def _change_feed(self) -> list[Metric]:
+        size = _gauge("change_log_changes", "Changes the change log retains (as of its last retention pass, plus "
+                      "this replica's since).")
+        age = _gauge("change_log_oldest_age_seconds", "Age of the oldest change the log retains (0: empty).")
+        watchers = _gauge("watchers", "WatchProjects streams open now.")
+        delivered = _counter("changes_delivered", "Changes sent to WatchProjects streams since start.")
+        figures = self._sources.change_feed()
+        if figures is not None:
+            size.add_metric([], figures.log_size)
+            age.add_metric([], figures.oldest_age_seconds)
+            watchers.add_metric([], figures.watchers)
+            delivered.add_metric([], figures.delivered)
+        return [size, age, watchers, delivered]
 
     def _schema_cache(self) -> list[Metric]:
         labels = ("schema_id",)

@@ -31,3 +31,14 @@ class LiveSources:
     files: Callable[[], Any | None]  # storage.probe.FileSizes
     table_rows: Callable[[], dict[str, int]]
     schema_cache: Callable[[], Sequence[SchemaCacheSnapshot]]
+    change_feed: Callable[[], ChangeFeedFigures | None] = lambda: None
+
+
+@dataclass(frozen=True)
+class ChangeFeedFigures:
+    """The change log and its watchers, for the metrics (None from `change_feed`: the log is off)."""
+
+    log_size: int  # changes retained
+    oldest_age_seconds: float  # age of the oldest retained change
+    watchers: int  # WatchProjects streams open
+    delivered: int  # changes sent to watchers since start

@@ -42,6 +42,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 STALE_AFTER_SECONDS = 30.0
 REPAIR_INTERVAL_SECONDS = 10.0
 CLAIMS_TABLE = "duckdb_spawn_key_claims"
+HEAD_TABLE = "duckdb_spawn_change_head"  # the change log's latest position and commit time (one row)
 
 # Looks an id up in the lake: True when its row is there (`table` is the lake table's name).
 LakeLookup = Callable[[str, str, str], bool]
@@ -66,6 +68,7 @@ class LakeCoordinator:
                  stale_after: float = STALE_AFTER_SECONDS) -> None:
         self._conninfo = conninfo
         self._table = f'"{schema}".{CLAIMS_TABLE}'  # schema: a validated identifier (config.py)
+        self._head_table = f'"{schema}".{HEAD_TABLE}'
         self._schema = schema
         self._lookup = lookup
         self._stale_after = stale_after
@@ -161,6 +164,22 @@ class LakeCoordinator:
                    "(SELECT * FROM unnest(%s::text[], %s::text[]))",
                    [[t for t, _ in claims], [k for _, k in claims]])
 
+    # -- change-log positions (storage/change_log.py), under the changes lock ----------------
+    def reserve_positions(self, head: int, now: datetime) -> tuple[int, datetime]:
+        """The latest position any replica handed out and a commit time not before its; `head` and
+        `now`: what this replica knows (the lake's latest, its clock)."""
+        with self._catalog_errors():
+            pg = self._connection()
+            pg.execute(f"INSERT INTO {self._head_table} VALUES (1, %s, %s) ON CONFLICT (id) DO NOTHING", [head, now])
+            row = pg.execute(f"SELECT position, commit_time FROM {self._head_table} WHERE id = 1").fetchone()
+        return max(head, int(row[0])), max(now, row[1])
+
+    def advance_positions(self, position: int, commit_time: datetime) -> None:
+        """Recorded before the lake commit: a crash after it leaves a gap, never a position used twice."""
+        with self._catalog_errors():
+            self._connection().execute(f"UPDATE {self._head_table} SET position = %s, commit_time = %s WHERE id = 1",
+                                       [position, commit_time])
+
     def forget(self, table: str) -> None:
         """The table was dropped: its ids are free again."""
         with self._catalog_errors():
@@ -207,6 +226,8 @@ class LakeCoordinator:
             pg.execute(f"CREATE TABLE IF NOT EXISTS {self._table} (table_name text NOT NULL, key text NOT NULL, "
                        "state text NOT NULL, owner text NOT NULL, claimed_at timestamptz NOT NULL DEFAULT now(), "
                        "PRIMARY KEY (table_name, key))")
+            pg.execute(f"CREATE TABLE IF NOT EXISTS {self._head_table} (id int PRIMARY KEY, position bigint NOT NULL, "
+                       "commit_time timestamp NOT NULL)")
             self._connections.pg = pg
         return pg
 

@@ -28,7 +28,7 @@ import io
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,20 +51,31 @@ _PIPE_PREFIX = "duckdb-spawn-export-"
 
 
 def export_chunks(pool: ConnectionPool, schema: TableSchema, query: ProjectQuery, export_format: ExportFormat,
-                  source: str, *, ordered: bool,
-                  pipe_dir: str | None = None) -> Iterator[tuple[bytes | memoryview, int]]:
-    """(bytes, rows the chunk completes); `source`: the table, or TableLayouts.source's stand-in."""
+                  source: str, *, ordered: bool, pipe_dir: str | None = None,
+                  snapshot: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+                  ) -> Iterator[tuple[bytes | memoryview, int]]:
+    """(bytes, rows the chunk completes); `source`: the table, or TableLayouts.source's stand-in.
+
+    The rows are read in one transaction, in which `snapshot` learns its position first.
+    """
     sql, params = export_sql(schema, query, source, export_format, ordered=ordered)
     with pool.connection() as con:
-        if export_format is ExportFormat.PARQUET and not _has_hugeint(schema):
-            yield from _copied(con, sql, params, "FORMAT PARQUET", pipe_dir)
-            return
         con.execute("SET streaming_buffer_size = '16MB'")
-        reader = con.execute(sql, params).to_arrow_reader(EXPORT_BATCH_ROWS)
-        if export_format is ExportFormat.JSONL:
-            yield from _json_lines(reader)
-        else:
-            yield from _written(reader, export_format)
+        con.begin()
+        try:
+            if snapshot is not None:
+                snapshot(con)
+            if export_format is ExportFormat.PARQUET and not _has_hugeint(schema):
+                yield from _copied(con, sql, params, "FORMAT PARQUET", pipe_dir)
+                return
+            reader = con.execute(sql, params).to_arrow_reader(EXPORT_BATCH_ROWS)
+            if export_format is ExportFormat.JSONL:
+                yield from _json_lines(reader)
+            else:
+                yield from _written(reader, export_format)
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                con.rollback()
 
 
 def export_sql(schema: TableSchema, query: ProjectQuery, source: str, export_format: ExportFormat, *,

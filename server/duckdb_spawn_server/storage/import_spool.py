@@ -22,9 +22,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from ..domain.changes import ChangeType
 from ..domain.ports import ImportStamp
 from ..domain.request_ids import LogEntry, RequestReplayed
 from ..domain.schema import ColumnRole, TableSchema
+from .change_log import ChangeLog
 from .ddl import CREATE_TIME, ETAG, SCHEMA_VERSION, UPDATE_TIME
 from .disk_guard import DiskSpaceGuard, low_disk_space
 from .idempotency_log import DuckDBIdempotencyLog, Replayed
@@ -35,6 +37,7 @@ from .writer import Execute, GroupCommitWriter
 # 16 hex digits like every etag; hashing random() costs a tenth of formatting a random UUID
 # (which took a third of a 200k-row import's insert).
 _NEW_ETAG = "printf('%016x', hash(random()))"
+_MARKED_ETAG = "? || printf('%08x', hash(random()) % 4294967296)"
 _PREFIX = "duckdb-spawn-import-"
 
 
@@ -63,8 +66,9 @@ def _full_disk_is_unavailable() -> Iterator[None]:
 class ImportSpool:
     def __init__(self, schema: TableSchema, writer: GroupCommitWriter, requests: DuckDBIdempotencyLog,
                  directory: str | None = None, guard: DiskSpaceGuard | None = None,
-                 cache: RecordCache | None = None) -> None:
+                 cache: RecordCache | None = None, changes: ChangeLog | None = None) -> None:
         self._schema = schema
+        self._changes = changes
         self._guard = guard
         self._cache = cache
         self._writer = writer
@@ -137,11 +141,40 @@ class ImportSpool:
             # GIL for the whole insert, which stalls the event loop (and health checks) meanwhile.
             con.from_arrow(pa.ipc.open_stream(source).__arrow_c_stream__()).create_view(view)
             try:
-                con.execute(sql, params)
+                if self._changes is None:
+                    con.execute(sql, params)
+                else:
+                    self._insert_logged(con, quote_identifier(view), stamp, self._changes)
             finally:
                 con.execute(f"DROP VIEW IF EXISTS {quote_identifier(view)}")
 
+    def _insert_logged(self, con: duckdb.DuckDBPyConnection, view: str, stamp: ImportStamp,
+                       changes: ChangeLog) -> None:
+        """Inserts, then logs the rows inserted: they are the ones with the import's time and etag prefix.
+
+        (Not a staging table: catalog changes in the writer's transactions deadlock DuckDB against readers.)
+        """
+        marker = secrets.token_hex(4)
+        names, values, params = self._insert_columns(stamp, marker)
+        table = quote_identifier(self._schema.table_name)
+        column_list = ", ".join(quote_identifier(n) for n in names)
+        con.execute(f"INSERT INTO {table} ({column_list}) SELECT {', '.join(values)} FROM {view}", params)
+        changes.log(con, self._schema.table_name, ChangeType.CREATED, self._schema.id_column.name,
+                    f"{table} WHERE {quote_identifier(CREATE_TIME)} = ? AND starts_with({quote_identifier(ETAG)}, ?)",
+                    [stamp.now, marker], after=names)
+
     def _insert_sql(self, source: str, stamp: ImportStamp) -> tuple[str, list[Any]]:
+        names, values, params = self._insert_columns(stamp)
+        table = quote_identifier(self._schema.table_name)
+        column_list = ", ".join(quote_identifier(n) for n in names)
+        return f"INSERT INTO {table} ({column_list}) SELECT {', '.join(values)} FROM {source}", params
+
+    def _insert_columns(self, stamp: ImportStamp,
+                        marker: str | None = None) -> tuple[list[str], list[str], list[Any]]:
+        """The columns an import fills, the SQL of each one's value (from the spooled rows), its parameters.
+
+        `marker`: eight hex digits every etag of the import starts with (then eight random ones).
+        """
         names: list[str] = []
         values: list[str] = []
         params: list[Any] = []
@@ -155,8 +188,8 @@ class ImportSpool:
             else:
                 values.append(quote_identifier(column.name))
         names += [CREATE_TIME, UPDATE_TIME, SCHEMA_VERSION, ETAG]
-        values += ["?", "?", "?", _NEW_ETAG]
+        values += ["?", "?", "?", _NEW_ETAG if marker is None else _MARKED_ETAG]
         params += [stamp.now, stamp.now, stamp.schema_version]
-        table = quote_identifier(self._schema.table_name)
-        column_list = ", ".join(quote_identifier(n) for n in names)
-        return f"INSERT INTO {table} ({column_list}) SELECT {', '.join(values)} FROM {source}", params
+        if marker is not None:
+            params.append(marker)
+        return names, values, params

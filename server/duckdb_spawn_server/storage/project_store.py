@@ -11,6 +11,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -18,16 +19,18 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from ..domain.changes import ChangeType
 from ..domain.errors import AlreadyExists
 from ..domain.futures import then
 from ..domain.names import project_name
 from ..domain.ordering import key_values
 from ..domain.queries import ExportFormat, ProjectQuery
-from ..domain.records import ProjectRecord, StoredPage
+from ..domain.records import ProjectRecord, ReadPosition, StoredPage
 from ..domain.request_ids import LogEntry, LoggedRequest, RequestReplayed
 from ..domain.schema import TableSchema
 from ..domain.summaries import Summary, SummaryPlan
 from .arrow_rows import records_to_arrow
+from .change_log import ChangeLog, DuckDBChangeStore, image_sql
 from .coordination import LakeCoordinator
 from .ddl import ETAG, SCHEMA_VERSION, UPDATE_TIME
 from .disk_guard import DiskSpaceGuard
@@ -49,8 +52,11 @@ _DUPLICATE_KEY = re.compile(r'Duplicate key "[^":]*:\s*([0-9a-fA-F-]{36})')
 class DuckDBProjectStore:
     def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts,
                  spool_dir: str | None = None, guard: DiskSpaceGuard | None = None,
-                 cache: RecordCache | None = None, coordinator: LakeCoordinator | None = None) -> None:
+                 cache: RecordCache | None = None, coordinator: LakeCoordinator | None = None,
+                 changes: DuckDBChangeStore | None = None) -> None:
         self._pool = pool
+        self._changes = changes  # None: the change log is off
+        self._log: ChangeLog | None = changes.change_log if changes is not None else None
         self._coordinator = coordinator  # a lake's (storage/coordination.py)
         self._guard = guard
         self._cache = cache or RecordCache(0)
@@ -93,18 +99,23 @@ class DuckDBProjectStore:
         guard = self._layouts.guard(schema.table_name, layout)
         rows = list(records)
         key = self._key_check(schema)
+        logged = self._log.created_rows(schema.table_name, schema.id_column.name) if self._log else None
         op: WriteOp
         if log is not None:
             # Logged inserts are not merged with others: the log check and entry belong to this op.
             def insert_logged(con: duckdb.DuckDBPyConnection) -> int:
                 guard()
-                return insert_arrow(con, table, to_arrow(rows), key)
+                built = to_arrow(rows)
+                inserted = insert_arrow(con, table, built, key)
+                if logged is not None:
+                    logged(con, built)
+                return inserted
 
             op = Execute(self._requests.guarded(log, insert_logged), translate_error=_insert_error(rows),
                          estimated_bytes=estimated_bytes(rows))
         else:
             op = InsertRows(table, rows, to_arrow, translate_error=_insert_error(rows), guard=guard,
-                            estimated_bytes=estimated_bytes(rows), key_check=key)
+                            estimated_bytes=estimated_bytes(rows), key_check=key, logged=logged)
         cache, name, shape = self._cache, schema.table_name, schema.content_hash()
 
         def committed(result: Any) -> None:
@@ -124,10 +135,23 @@ class DuckDBProjectStore:
         params = [_param(record.attributes.get(n)) for n in assignments]
         params += [record.update_time, record.schema_version, record.etag, str(record.project_id), expected_etag]
         guard = self._layouts.guard(schema.table_name, self._layouts.writable(schema))
+        changes, layouts, name = self._log, self._layouts, schema.table_name
+        match = f"{quote_identifier(schema.table_name)} WHERE {quote_identifier(id_column)} = ?"
 
         def update(con: duckdb.DuckDBPyConnection) -> int:
             guard()
-            return _rowcount(con.execute(sql, params))
+            if changes is None:
+                return _rowcount(con.execute(sql, params))
+            columns = layouts.columns(name)
+            before = first_row(con.execute(f"SELECT {image_sql(columns)} FROM {match} AND {quote_identifier(ETAG)} = ?",
+                                           [str(record.project_id), expected_etag]))
+            if before is None:
+                return 0
+            changed = _rowcount(con.execute(sql, params))
+            if changed:
+                changes.log(con, name, ChangeType.UPDATED, id_column, match, [str(record.project_id)],
+                            after=columns, before_json=before[0])
+            return changed
 
         write = self._requests.guarded(log, update, succeeded=lambda changed: changed == 1)
         op = Execute(write, estimated_bytes=estimated_bytes([record]))
@@ -149,10 +173,21 @@ class DuckDBProjectStore:
         sql = (f"DELETE FROM {quote_identifier(schema.table_name)} "
                f"WHERE {quote_identifier(schema.id_column.name)} = ?")
         params: list[Any] = [str(project_id)]
+        condition = f"{quote_identifier(schema.id_column.name)} = ?"
         if expected_etag is not None:
             sql += f" AND {quote_identifier(ETAG)} = ?"
+            condition += f" AND {quote_identifier(ETAG)} = ?"
             params.append(expected_etag)
-        op = Execute(lambda con: _rowcount(con.execute(sql, params)))
+        changes, layouts, name, id_column = self._log, self._layouts, schema.table_name, schema.id_column.name
+
+        def remove(con: duckdb.DuckDBPyConnection) -> int:
+            if changes is not None and not changes.log(
+                    con, name, ChangeType.DELETED, id_column, f"{quote_identifier(name)} WHERE {condition}", params,
+                    before=layouts.columns(name)):
+                return 0
+            return _rowcount(con.execute(sql, params))
+
+        op = Execute(remove)
         cache, name = self._cache, schema.table_name
 
         def committed(result: Any) -> None:
@@ -163,8 +198,15 @@ class DuckDBProjectStore:
         return self._writer.run(op, timeout) == 1
 
     # -- reads ------------------------------------------------------------------
-    def get(self, schema: TableSchema, project_id: uuid.UUID) -> ProjectRecord | None:
+    def get(self, schema: TableSchema, project_id: uuid.UUID, at: int | None = None) -> ProjectRecord | None:
         table, shape = schema.table_name, schema.content_hash()
+        past = self._past_source(schema, at)
+        if past is not None:
+            sql = (f"SELECT {self._layouts.select_list(schema)} FROM {past} "
+                   f"WHERE {quote_identifier(schema.id_column.name)} = ?")
+            with self._pool.connection() as con:
+                row = first_row(con.execute(sql, [str(project_id)]))
+            return None if row is None else _record(schema, row)
         cached = self._cache.get(table, shape, project_id)
         if cached is not None:
             return cached
@@ -179,60 +221,85 @@ class DuckDBProjectStore:
         self._cache.fill(table, shape, record, began)
         return record
 
+    def _past_source(self, schema: TableSchema, at: int | None) -> str | None:
+        """What to read `schema`'s table at position `at` from; None when that is the table as it is now."""
+        if at is None or self._changes is None:
+            return None
+        if not self._pool.lake and self._changes.change_log.unchanged_since(schema.table_name, at):
+            return None  # a file's writer saw every change since: the present is that past
+        return self._changes.source_at(schema, self._layouts.source(schema), at)
+
     def peek(self, schema: TableSchema, project_id: uuid.UUID) -> ProjectRecord | None:
         return self._cache.get(schema.table_name, schema.content_hash(), project_id)
 
     def list_page(self, schema: TableSchema, query: ProjectQuery, page_size: int,
-                  after: tuple[Any, ...] | None) -> StoredPage:
+                  after: tuple[Any, ...] | None, at: int | None = None) -> StoredPage:
+        past = self._past_source(schema, at)
+        if past is not None:
+            return self._page(schema, query, page_size, after, past, None, at).page
         table, page_key, total_key = _page_keys(schema, query, page_size, after)
         cached = self._cache.result(table, page_key)
         if cached is not None:
             return cached  # type: ignore[no-any-return]
         began = self._cache.sequence(table)
         total = self._cache.result(table, total_key)
-        source = self._layouts.source(schema)  # columns the table lacks yet read as NULL, in filters too
+        # Columns the table lacks yet read as NULL, in filters too.
+        first = self._page(schema, query, page_size, after, self._layouts.source(schema), total, None)
+        # The total and the pages stay valid while the table is unchanged: a query counts once, and
+        # a client walking its pages finds the next ones here, keyed as its page tokens decode.
+        self._cache.keep_result(table, total_key, first.total_size, began)
+        self._cache.keep_result(table, page_key, first, began)
+        for following in first.following:
+            after_last = key_values(query.ordering, following.previous)
+            self._cache.keep_result(table, _page_keys(schema, query, page_size, after_last)[1], following.page,
+                                    began)
+        return first.page
+
+    def _page(self, schema: TableSchema, query: ProjectQuery, page_size: int, after: tuple[Any, ...] | None,
+              source: str, total: int | None, at: int | None) -> _Pages:
+        """The page after `after` (and the ones the same scan found after it) read from `source`."""
         where = where_sql(query.filter)
-        position = after_sql(query.ordering, after) if after is not None else SqlFragment()
+        keyset = after_sql(query.ordering, after) if after is not None else SqlFragment()
         select, order = self._layouts.select_list(schema), order_sql(query.ordering)
         # The top-N scan reads every matching row whatever N is, so it fetches the next pages too.
         limit = page_size * max(1, PREFETCH_ROWS // page_size) + 1
+        known = self._changes.known() if self._changes is not None else 0
         with self._pool.connection() as con:
-            # One read transaction, so the page and the total see the same snapshot.
+            # One read transaction, so the page, the total and the position see the same snapshot.
             con.begin()
             try:
+                read = at if at is not None or self._changes is None else self._changes.snapshot_position(con, known)
                 if total is None and query.filter is not None:
                     # The filter's matches are gathered once, for the count and the top-N both: one
                     # scan of the table instead of two (a first page costs little more than raw DuckDB's).
                     rows = con.execute(
                         f"WITH matching AS MATERIALIZED (SELECT * FROM {source} WHERE {where.sql}) "
-                        f"SELECT {select}, (SELECT count(*) FROM matching) FROM matching WHERE {position.sql} "
-                        f"ORDER BY {order} LIMIT ?", [*where.params, *position.params, limit]).fetchall()
+                        f"SELECT {select}, (SELECT count(*) FROM matching) FROM matching WHERE {keyset.sql} "
+                        f"ORDER BY {order} LIMIT ?", [*where.params, *keyset.params, limit]).fetchall()
                     total = rows[0][-1] if rows else first_row(
                         con.execute(f"SELECT count(*) FROM {source} WHERE {where.sql}", where.params))[0]
                     rows = [row[:-1] for row in rows]
                 else:
                     rows = con.execute(
-                        f"SELECT {select} FROM {source} WHERE {where.sql} AND {position.sql} ORDER BY {order} "
-                        "LIMIT ?", [*where.params, *position.params, limit]).fetchall()
+                        f"SELECT {select} FROM {source} WHERE {where.sql} AND {keyset.sql} ORDER BY {order} "
+                        "LIMIT ?", [*where.params, *keyset.params, limit]).fetchall()
                     if total is None:  # no filter: DuckDB counts a whole table from its metadata
                         total = first_row(con.execute(f"SELECT count(*) FROM {source}"))[0]
             finally:
                 con.rollback()
         pages = (limit - 1) // page_size
-        # The total and the pages stay valid while the table is unchanged: a query counts once, and
-        # a client walking its pages finds the next ones here, keyed as its page tokens decode.
-        self._cache.keep_result(table, total_key, int(total), began)
         records = [_record(schema, row) for row in rows[:page_size * pages]]
-        first = StoredPage(records[:page_size], len(rows) > page_size, int(total))
-        self._cache.keep_result(table, page_key, first, began)
-        for start in range(page_size, len(records), page_size):
-            after = key_values(query.ordering, records[start - 1])
-            following = StoredPage(records[start:start + page_size], len(rows) > start + page_size, int(total))
-            self._cache.keep_result(table, _page_keys(schema, query, page_size, after)[1], following, began)
-        return first
+        first = StoredPage(records[:page_size], len(rows) > page_size, int(total), read)
+        following = [_Following(records[start - 1], StoredPage(records[start:start + page_size],
+                                                               len(rows) > start + page_size, int(total), read))
+                     for start in range(page_size, len(records), page_size)]
+        return _Pages(first, following)
 
     def peek_page(self, schema: TableSchema, query: ProjectQuery, page_size: int,
-                  after: tuple[Any, ...] | None) -> StoredPage | None:
+                  after: tuple[Any, ...] | None, at: int | None = None) -> StoredPage | None:
+        if at is not None and (self._pool.lake or self._changes is None
+                               or not self._changes.change_log.unchanged_since(schema.table_name, at)):
+            return None
         table, page_key, _ = _page_keys(schema, query, page_size, after)
         return self._cache.result(table, page_key)  # type: ignore[no-any-return]
 
@@ -242,15 +309,40 @@ class DuckDBProjectStore:
     # -- bulk -------------------------------------------------------------------
     def begin_import(self, schema: TableSchema) -> ImportSpool:
         return ImportSpool(schema, self._writer, self._requests, directory=self._spool_dir, guard=self._guard,
-                           cache=self._cache)
+                           cache=self._cache, changes=self._log)
 
     def export(self, schema: TableSchema, query: ProjectQuery, export_format: ExportFormat, *,
-               ordered: bool) -> Iterator[tuple[bytes | memoryview, int]]:
-        return export_chunks(self._pool, schema, query, export_format, self._layouts.source(schema),
-                             ordered=ordered, pipe_dir=self._spool_dir)
+               ordered: bool, at: int | None = None,
+               read_position: ReadPosition | None = None) -> Iterator[tuple[bytes | memoryview, int]]:
+        source = self._past_source(schema, at) or self._layouts.source(schema)
+        changes = self._changes
+        known = changes.known() if changes is not None else 0
 
-    def summarize(self, schema: TableSchema, plan: SummaryPlan) -> Summary:
-        return run_summary(self._pool, plan, self._layouts.source(schema))
+        def snapshot(con: duckdb.DuckDBPyConnection) -> None:
+            if read_position is not None and changes is not None:
+                read_position.value = at if at is not None else changes.snapshot_position(con, known)
+
+        return export_chunks(self._pool, schema, query, export_format, source, ordered=ordered,
+                             pipe_dir=self._spool_dir, snapshot=snapshot)
+
+    def summarize(self, schema: TableSchema, plan: SummaryPlan, at: int | None = None) -> Summary:
+        return run_summary(self._pool, plan, self._past_source(schema, at) or self._layouts.source(schema))
+
+
+@dataclass(frozen=True)
+class _Following:
+    previous: ProjectRecord  # the last record before the page
+    page: StoredPage
+
+
+@dataclass(frozen=True)
+class _Pages:
+    page: StoredPage
+    following: list[_Following]
+
+    @property
+    def total_size(self) -> int:
+        return self.page.total_size
 
 
 def _page_keys(schema: TableSchema, query: ProjectQuery, page_size: int,

@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 
+from ..domain.changes import ChangeType
 from ..domain.errors import Aborted, DomainError, FailedPrecondition, FieldViolation
 from ..domain.migration import MigrationPlan, MigrationStep, StepAction, TableState, state_after, state_of_new_table
 from ..domain.schema import TableSchema
@@ -25,6 +26,7 @@ from ..domain.tables import TableCreation
 from ..domain.types import TypeKind
 from . import catalog
 from .catalog import Layout, read_layout
+from .change_log import ChangeLog
 from .coordination import LakeCoordinator
 from .ddl import (
     CREATE_CATALOG_SQL,
@@ -47,8 +49,9 @@ FIRST_ROWS = 10  # how many offending rows an error names
 class DuckDBTableStore:
     def __init__(self, pool: ConnectionPool, writer: GroupCommitWriter, layouts: TableLayouts,
                  cache: RecordCache | None = None, coordinator: LakeCoordinator | None = None,
-                 leads: Callable[[], bool] | None = None) -> None:
+                 leads: Callable[[], bool] | None = None, changes: ChangeLog | None = None) -> None:
         self._pool = pool
+        self._changes = changes  # the rows a drop removes are logged as deletes
         self._coordinator = coordinator
         self._leads = leads  # a lake's: whether this replica is its leader (storage/lake_maintenance.py)
         self._writer = writer
@@ -158,6 +161,11 @@ class DuckDBTableStore:
         def drop(con: duckdb.DuckDBPyConnection, published: list[Layout]) -> bool:
             if not table_exists(con, table):
                 return False
+            state = catalog.read_state(con, table, recorded_required=True) if self._changes is not None else None
+            keys = [c.name for c in state.columns if c.primary_key] if state is not None else []
+            if self._changes is not None and keys:
+                self._changes.log(con, table, ChangeType.DELETED, keys[0], quote_identifier(table),
+                                  before=read_layout(con, table).columns)
             con.execute(drop_table_sql(table))
             catalog.forget(con, table)
             published.append(catalog.MISSING)

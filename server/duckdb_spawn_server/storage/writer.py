@@ -60,6 +60,20 @@ def opaque_error(error: Exception) -> Exception:
 
 # Raises DuckDB's duplicate-key error for rows whose key is taken (a lake's tables have no key).
 KeyCheck = Callable[[duckdb.DuckDBPyConnection, pa.Table], None]
+# Logs rows just inserted as changes (storage/change_log.py), in the same transaction.
+RowsLogger = Callable[[duckdb.DuckDBPyConnection, pa.Table], None]
+
+
+class ChangeHooks(Protocol):
+    """The change log's part in each transaction (storage/change_log.py ChangeLog)."""
+
+    def begin(self) -> None: ...
+
+    def before_commit(self) -> None: ...
+
+    def committed(self) -> None: ...
+
+    def rolled_back(self) -> None: ...
 
 
 class TransactionListener(Protocol):
@@ -136,9 +150,10 @@ class InsertRows(WriteOp):
     def __init__(self, table_sql: str, rows: Sequence[Any], to_arrow: Callable[[Sequence[Any]], pa.Table],
                  translate_error: ErrorTranslator | None = None, *,
                  guard: Callable[[], None] | None = None, estimated_bytes: int = 0,
-                 key_check: KeyCheck | None = None) -> None:
+                 key_check: KeyCheck | None = None, logged: RowsLogger | None = None) -> None:
         super().__init__(translate_error)
         self.table_sql = table_sql
+        self.logged = logged  # writes the rows' change-log entries (storage/change_log.py)
         self.key_check = key_check  # where the engine keeps no key (a lake): storage/coordination.py
         self.rows = rows
         self.estimated_bytes = estimated_bytes
@@ -152,15 +167,21 @@ class InsertRows(WriteOp):
     def apply(self, con: duckdb.DuckDBPyConnection) -> int:
         if self.guard is not None:
             self.guard()
-        return insert_arrow(con, self.table_sql, self.to_arrow(self.rows), self.key_check)
+        rows = self.to_arrow(self.rows)
+        insert_arrow(con, self.table_sql, rows, self.key_check)
+        if self.logged is not None:
+            self.logged(con, rows)
+        return rows.num_rows
 
     @staticmethod
     def apply_many(con: duckdb.DuckDBPyConnection, ops: Sequence[InsertRows]) -> list[int]:
         for op in ops:
             if op.guard is not None:
                 op.guard()
-        rows = [row for op in ops for row in op.rows]
-        insert_arrow(con, ops[0].table_sql, ops[0].to_arrow(rows), ops[0].key_check)
+        table = ops[0].to_arrow([row for op in ops for row in op.rows])
+        insert_arrow(con, ops[0].table_sql, table, ops[0].key_check)
+        if ops[0].logged is not None:
+            ops[0].logged(con, table)
         return [len(op.rows) for op in ops]
 
 
@@ -217,9 +238,10 @@ def _conflict(error: Exception) -> bool:
 class GroupCommitWriter:
     def __init__(self, database: Database, *, queue_size: int = 10_000, max_group: int = 1024,
                  group_delay: float = 0.0, guard: DiskSpaceGuard | None = None,
-                 listener: TransactionListener | None = None) -> None:
+                 listener: TransactionListener | None = None, changes: ChangeHooks | None = None) -> None:
         self._database = database
         self._listener = listener
+        self._changes = changes
         self._guard = guard
         self._con = database.cursor()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
@@ -236,6 +258,10 @@ class GroupCommitWriter:
 
     def start(self) -> None:
         self._thread.start()
+
+    def log_changes(self, changes: ChangeHooks) -> None:
+        """From the next group on, every transaction logs its changes (set once, at start-up)."""
+        self._changes = changes
 
     # -- callers ----------------------------------------------------------------
     def submit(self, op: WriteOp) -> Future[Any]:
@@ -319,14 +345,22 @@ class GroupCommitWriter:
             return
         try:
             if self._listener is not None:
-                self._listener.begin(changes=not all(isinstance(op, InsertRows) for op in ops))
+                # Logged changes take positions in commit order: on a lake, under the changes lock.
+                self._listener.begin(changes=self._changes is not None
+                                     or not all(isinstance(op, InsertRows) for op in ops))
+            if self._changes is not None:
+                self._changes.begin()
             self._con.begin()
             results = self._apply(ops)
+            if self._changes is not None:
+                self._changes.before_commit()
             self._con.commit()
         except Exception as error:
             self._rollback()
             if self._listener is not None:
                 self._listener.rolled_back()
+            if self._changes is not None:
+                self._changes.rolled_back()
             if _conflict(error) and attempt < CONFLICT_RETRIES:
                 # Another replica changed the table meanwhile (a lake): the same group again, a little later.
                 time.sleep(random.uniform(0.5, 1.5) * min(0.2, 0.005 * 2 ** attempt))
@@ -350,6 +384,8 @@ class GroupCommitWriter:
             return
         if self._listener is not None:
             self._listener.committed()
+        if self._changes is not None:
+            self._changes.committed()
         self._groups += 1
         self._committed += len(ops)
         for op, result in zip(ops, results, strict=True):
