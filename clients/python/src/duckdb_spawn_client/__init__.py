@@ -20,6 +20,7 @@ from .errors import (
     UnimplementedError,
 )
 from .models import (
+    ChangePage,
     Column,
     ExportResult,
     Health,
@@ -27,6 +28,7 @@ from .models import (
     ImportResult,
     MigrationStep,
     Project,
+    ProjectChange,
     ProjectPage,
     RowError,
     Schema,
@@ -36,15 +38,19 @@ from .models import (
     Table,
     TableInitialization,
     TableUpdate,
+    WatchProgress,
 )
 from .retry import NO_RETRY, RetryPolicy
 from .summaries import Aggregation
+from .watch import ChangeStream
 
 __all__ = [
     "NO_RETRY",
     "AbortedError",
     "Aggregation",
     "AlreadyExistsError",
+    "ChangePage",
+    "ChangeStream",
     "Client",
     "Column",
     "ConnectionSettings",
@@ -63,6 +69,7 @@ __all__ = [
     "PermissionDeniedError",
     "Progress",
     "Project",
+    "ProjectChange",
     "ProjectPage",
     "ResourceExhaustedError",
     "RetryPolicy",
@@ -77,4 +84,5 @@ __all__ = [
     "UnauthenticatedError",
     "UnavailableError",
     "UnimplementedError",
+    "WatchProgress",
 ]

@@ -14,6 +14,11 @@ given), is retried on UNAVAILABLE only (see retry.py) within that deadline,
 and raises a `DuckdbSpawnError` subclass carrying the decoded google.rpc
 details. Writes get a random request id unless one is given, so a retried
 write is applied once.
+
+Reads take `read_time=` (a datetime; naive means UTC) to see the data as it
+was then, within the server's change retention. `list_changes` and `watch`
+follow the change feed; positions (`ProjectPage.read_position`,
+`ProjectChange.position`, ...) are opaque strings to resume from.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +48,7 @@ from .errors import DuckdbSpawnError, from_rpc_error
 from .retry import RetryHook, RetryPolicy
 from .summaries import Aggregation
 from .values import AttributeCodec, encode_attributes, python_decoders
+from .watch import ChangeStream
 
 T = TypeVar("T")
 
@@ -176,34 +182,40 @@ class Client:
         request.project.attributes.update(encode_attributes(attributes))
         return self._project(self._call(self._projects.CreateProject, request, timeout))
 
-    def get_project(self, name: str | uuid.UUID, *, timeout: float | None = None) -> models.Project:
-        return self._project(self._call(self._projects.GetProject, pb.GetProjectRequest(name=project_name(name)),
-                                        timeout))
+    def get_project(self, name: str | uuid.UUID, *, read_time: datetime | None = None,
+                    timeout: float | None = None) -> models.Project:
+        """The project; with `read_time`, as it was then (also if it has been deleted since)."""
+        request = pb.GetProjectRequest(name=project_name(name))
+        _set_time(request, "read_time", read_time)
+        return self._project(self._call(self._projects.GetProject, request, timeout))
 
     def list_projects(self, *, page_size: int = 0, page_token: str = "", filter: str = "", order_by: str = "",
-                      timeout: float | None = None) -> models.ProjectPage:
-        """One page; see `iter_projects` to walk them all."""
-        response = self._call(self._projects.ListProjects, pb.ListProjectsRequest(
-            page_size=page_size, page_token=page_token, filter=filter, order_by=order_by), timeout)
+                      read_time: datetime | None = None, timeout: float | None = None) -> models.ProjectPage:
+        """One page; see `iter_projects` to walk them all. Every page of a listing reads one snapshot (the
+        first page's, at `read_time` or now), whose change-log position is the page's `read_position`."""
+        request = pb.ListProjectsRequest(page_size=page_size, page_token=page_token, filter=filter, order_by=order_by)
+        _set_time(request, "read_time", read_time)
+        response = self._call(self._projects.ListProjects, request, timeout)
         return models.ProjectPage([self._project(p) for p in response.projects], response.next_page_token,
-                                  response.total_size)
+                                  response.total_size, response.read_position)
 
     def iter_pages(self, *, page_size: int = 0, filter: str = "", order_by: str = "",
-                   timeout: float | None = None) -> Iterator[models.ProjectPage]:
+                   read_time: datetime | None = None, timeout: float | None = None) -> Iterator[models.ProjectPage]:
         """Every page of a listing; `timeout` applies to each page's call (retries included)."""
         token = ""
         while True:
             page = self.list_projects(page_size=page_size, page_token=token, filter=filter, order_by=order_by,
-                                      timeout=timeout)
+                                      read_time=read_time, timeout=timeout)
             yield page
             token = page.next_page_token
             if not token:
                 return
 
     def iter_projects(self, *, page_size: int = 0, filter: str = "", order_by: str = "",
-                      timeout: float | None = None) -> Iterator[models.Project]:
+                      read_time: datetime | None = None, timeout: float | None = None) -> Iterator[models.Project]:
         """Every project matching `filter`, in `order_by` order, fetched a page at a time."""
-        for page in self.iter_pages(page_size=page_size, filter=filter, order_by=order_by, timeout=timeout):
+        for page in self.iter_pages(page_size=page_size, filter=filter, order_by=order_by, read_time=read_time,
+                                    timeout=timeout):
             yield from page.projects
 
     def update_project(self, name: str | uuid.UUID, attributes: Mapping[str, Any], *,
@@ -244,13 +256,76 @@ class Client:
         return [models.TableInitialization(t.table, t.created) for t in response.tables]
 
     def summarize_projects(self, *, aggregations: Sequence[Aggregation | str], group_by: Sequence[str] = (),
-                           filter: str = "", timeout: float | None = None) -> models.Summary:
+                           filter: str = "", read_time: datetime | None = None,
+                           timeout: float | None = None) -> models.Summary:
         """Group-by aggregates. Aggregations as objects or strings: `count`, `sum:total_amount`,
         `avg:dscr`, `p95:total_amount`, `max:maturity_years as longest`."""
         specs = [a if isinstance(a, Aggregation) else Aggregation.parse(a) for a in aggregations]
         request = pb.SummarizeProjectsRequest(filter=filter, group_by=list(group_by),
                                               aggregations=[a.to_proto() for a in specs])
+        _set_time(request, "read_time", read_time)
         return convert.summary(self._call(self._projects.SummarizeProjects, request, timeout))
+
+    # -- the change feed ------------------------------------------------------------
+
+    def list_changes(self, *, start_position: str = "", start_time: datetime | None = None, page_size: int = 0,
+                     page_token: str = "", timeout: float | None = None) -> models.ChangePage:
+        """One page of the changes after `start_position` (a position or read_position the server gave),
+        else after `start_time`, else from the oldest change retained; oldest first. A position older
+        than the retention raises FailedPreconditionError with reason CHANGE_POSITION_EXPIRED."""
+        request = pb.ListProjectChangesRequest(start_position=start_position, page_size=page_size,
+                                               page_token=page_token)
+        _set_time(request, "start_time", start_time)
+        response = self._call(self._projects.ListProjectChanges, request, timeout)
+        return models.ChangePage([self._change(c) for c in response.changes], response.next_page_token,
+                                 response.position)
+
+    def iter_change_pages(self, *, start_position: str = "", start_time: datetime | None = None,
+                          page_size: int = 0, timeout: float | None = None) -> Iterator[models.ChangePage]:
+        """Every page of changes up to the latest; the last page's `position` is where to list or watch on."""
+        token = ""
+        while True:
+            page = self.list_changes(start_position="" if token else start_position,
+                                     start_time=None if token else start_time, page_size=page_size,
+                                     page_token=token, timeout=timeout)
+            yield page
+            token = page.next_page_token
+            if not token:
+                return
+
+    def iter_changes(self, *, start_position: str = "", start_time: datetime | None = None, page_size: int = 0,
+                     timeout: float | None = None) -> Iterator[models.ProjectChange]:
+        """Every change after the start, up to the latest, fetched a page at a time."""
+        for page in self.iter_change_pages(start_position=start_position, start_time=start_time,
+                                           page_size=page_size, timeout=timeout):
+            yield from page.changes
+
+    def watch(self, *, start_position: str = "", start_time: datetime | None = None,
+              progress_interval: timedelta | float | None = None, progress: bool = False,
+              retry: RetryPolicy | None = None, timeout: float | None = None) -> ChangeStream:
+        """Follows the changes as they commit: after `start_position`, else after `start_time`, else from now.
+
+        Returns a `ChangeStream` (see watch.py), connected already: iterate it for `ProjectChange`s
+        in position order, each once, also across server restarts (it calls again from its last
+        position after UNAVAILABLE, with `retry`'s backoff, the client's policy by default). With
+        `progress`, it also yields a `WatchProgress` whenever the server reports that nothing
+        changed for `progress_interval` (the server's default: 5 s). `stream.position` is always a
+        position to resume from. `timeout` bounds each (re)connection, retries included (the
+        client's timeout by default); the stream itself has no deadline. `close()` it (or use `with`).
+        """
+        request = pb.WatchProjectsRequest(start_position=start_position)
+        _set_time(request, "start_time", start_time)
+        if progress_interval is not None:
+            seconds = (progress_interval.total_seconds() if isinstance(progress_interval, timedelta)
+                       else float(progress_interval))
+            request.progress_interval.FromTimedelta(timedelta(seconds=seconds))
+        return ChangeStream(lambda r: self._projects.WatchProjects(r, metadata=self._metadata), request,
+                            self._change, policy=retry or self.retry,
+                            timeout=timeout if timeout is not None else self.timeout, on_retry=self.on_retry,
+                            progress=progress)
+
+    def _change(self, message: pb.ProjectChange) -> models.ProjectChange:
+        return convert.change(message, self._codec_for(message.project.attributes.keys()))
 
     # -- bulk -----------------------------------------------------------------------
 
@@ -292,14 +367,20 @@ class Client:
         return convert.import_result(policy.run(attempt, self._deadline(timeout, None), self.on_retry))
 
     def export_projects(self, *, format: str = "arrow", filter: str = "", order_by: str = "",
-                        timeout: float | None = None) -> Iterator[tuple[bytes, int]]:
+                        read_time: datetime | None = None, timeout: float | None = None) -> ExportChunks:
         """The export's chunks as (bytes, rows completed by them); concatenated, one file.
 
-        Retried on UNAVAILABLE only until the first chunk has arrived.
+        Retried on UNAVAILABLE only until the first chunk has arrived, which also sets the
+        iterator's `read_position` (the change-log position of the snapshot exported).
         """
         if format not in bulk.EXPORT_FORMATS:
             raise ValueError(f"format must be one of {', '.join(bulk.EXPORT_FORMATS)}")
         request = pb.ExportProjectsRequest(format=bulk.EXPORT_FORMATS[format], filter=filter, order_by=order_by)
+        _set_time(request, "read_time", read_time)
+        return ExportChunks(lambda into: self._export_chunks(request, timeout, into))
+
+    def _export_chunks(self, request: pb.ExportProjectsRequest, timeout: float | None,
+                       into: ExportChunks) -> Iterator[tuple[bytes, int]]:
         deadline = self._deadline(timeout, None)
 
         def first(remaining: float | None) -> tuple[Any, pb.ExportProjectsResponse | None]:
@@ -312,6 +393,7 @@ class Client:
         stream, head = self.retry.run(first, deadline, self.on_retry)
         if head is None:
             return
+        into.read_position = head.read_position
         yield head.data, head.row_count
         try:
             for response in stream:
@@ -322,19 +404,22 @@ class Client:
             stream.cancel()
 
     def export_to_file(self, path: str | Path, *, format: str | None = None, filter: str = "",
-                       order_by: str = "", progress: bulk.ProgressCallback | None = None,
+                       order_by: str = "", read_time: datetime | None = None,
+                       progress: bulk.ProgressCallback | None = None,
                        timeout: float | None = None) -> models.ExportResult:
         """Writes an export to `path` (format from its suffix unless given); the file appears only when complete."""
         kind = bulk.detect_format(path, format)
-        total = self.list_projects(page_size=1, filter=filter).total_size if progress is not None else None
+        total = (self.list_projects(page_size=1, filter=filter, read_time=read_time).total_size
+                 if progress is not None else None)
 
         def report(rows: int, size: int) -> None:
             if progress is not None:
                 progress(bulk.Progress(rows, rows, total, "rows"))
 
-        rows, size = bulk.write_chunks(path, self.export_projects(format=kind, filter=filter, order_by=order_by,
-                                                                  timeout=timeout), report)
-        return models.ExportResult(str(path), kind, rows, size)
+        chunks = self.export_projects(format=kind, filter=filter, order_by=order_by, read_time=read_time,
+                                      timeout=timeout)
+        rows, size = bulk.write_chunks(path, chunks, report)
+        return models.ExportResult(str(path), kind, rows, size, chunks.read_position)
 
     # -- AdminService ---------------------------------------------------------------
 
@@ -404,6 +489,20 @@ class Client:
         return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
 
 
+class ExportChunks(Iterator[tuple[bytes, int]]):
+    """An export's chunks, fetched as they are iterated; `read_position` is set once the first arrives."""
+
+    def __init__(self, chunks: Callable[[ExportChunks], Iterator[tuple[bytes, int]]]) -> None:
+        self.read_position = ""
+        self._chunks = chunks(self)
+
+    def __next__(self) -> tuple[bytes, int]:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        self._chunks.close()
+
+
 class _ImportStream:
     """One ImportProjects call fed from a source, in gRPC's sending thread.
 
@@ -447,8 +546,13 @@ class _ImportStream:
             raise
 
 
+def _set_time(request: Any, field: str, value: datetime | None) -> None:
+    if value is not None:
+        getattr(request, field).CopyFrom(convert.to_timestamp(value))
+
+
 def _mask_path(path: str) -> str:
     return path if path in ("*", "attributes") or path.startswith("attributes.") else f"attributes.{path}"
 
 
-__all__ = ["Client", "project_name", "schema_name", "table_name"]
+__all__ = ["Client", "ExportChunks", "project_name", "schema_name", "table_name"]

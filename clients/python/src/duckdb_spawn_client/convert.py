@@ -1,4 +1,4 @@
-"""Protobuf responses -> the client's dataclasses. Conversion only."""
+"""Protobuf responses -> the client's dataclasses (and Python times -> Timestamps). Conversion only."""
 
 from __future__ import annotations
 
@@ -19,6 +19,15 @@ def timestamp(value: timestamp_pb2.Timestamp, present: bool = True) -> datetime 
     return value.ToDatetime(tzinfo=UTC) if present else None
 
 
+def to_timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    """A datetime as a Timestamp; a naive one is taken to be UTC (as attribute values are)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
 def duration(value: duration_pb2.Duration) -> timedelta:
     return value.ToTimedelta()
 
@@ -37,6 +46,15 @@ def project(message: project_pb.Project, codec: AttributeCodec) -> models.Projec
         update_time=timestamp(message.update_time, message.HasField("update_time")),
         etag=message.etag,
         schema_version=message.schema_version,
+    )
+
+
+def change(message: project_pb.ProjectChange, codec: AttributeCodec) -> models.ProjectChange:
+    return models.ProjectChange(
+        change_type=enum_suffix(project_pb.ProjectChange.ChangeType, message.change_type, "CHANGE_TYPE_").lower(),
+        project=project(message.project, codec),
+        commit_time=timestamp(message.commit_time, message.HasField("commit_time")),
+        position=message.position,
     )
 
 

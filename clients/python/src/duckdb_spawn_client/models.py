@@ -27,6 +27,31 @@ class ProjectPage:
     projects: list[Project]
     next_page_token: str
     total_size: int
+    read_position: str = ""  # the change-log position of the listing's snapshot: watch from it
+
+
+@dataclass(frozen=True)
+class ProjectChange:
+    """One committed change. For a delete, `project` has only its `name` and the `etag` it had."""
+
+    change_type: str  # created, updated, deleted
+    project: Project
+    commit_time: datetime | None
+    position: str  # opaque; list or watch from it to get the changes after this one
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    changes: list[ProjectChange]
+    next_page_token: str  # empty when this page reached the latest change
+    position: str  # how far this page got: list or watch from it for what follows
+
+
+@dataclass(frozen=True)
+class WatchProgress:
+    """A watch's heartbeat: nothing changed, every change up to `position` has been delivered."""
+
+    position: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +75,7 @@ class ExportResult:
     format: str
     row_count: int
     byte_count: int
+    read_position: str = ""  # the change-log position of the exported snapshot
 
 
 @dataclass(frozen=True)

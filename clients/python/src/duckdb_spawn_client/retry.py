@@ -6,13 +6,15 @@ safe; the client also gives every write a request id (AIP-155), so even a
 write whose answer was lost is never applied twice. Every other status is
 final: INVALID_ARGUMENT will fail again, ABORTED needs a fresh read first.
 
-Waits grow exponentially with full jitter (tenacity's
+Waits grow exponentially with full jitter (as tenacity's
 `wait_random_exponential`), never shorter than the server's `RetryInfo`
-delay, and never past the call's deadline.
+delay, and never past the call's deadline. A watch (watch.py) reconnects
+with the same waits.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,14 +45,10 @@ class RetryPolicy:
         `deadline` is a `time.monotonic()` instant (None: no deadline); each
         attempt gets the time left, so retries never stretch the caller's deadline.
         """
-        jitter = tenacity.wait_random_exponential(multiplier=self.initial_backoff, max=self.max_backoff)
 
         def wait(state: tenacity.RetryCallState) -> float:
-            seconds = jitter(state)
             error = state.outcome.exception() if state.outcome else None
-            if isinstance(error, DuckdbSpawnError) and error.retry_delay is not None:
-                seconds = max(seconds, error.retry_delay.total_seconds())
-            return seconds
+            return self.delay(state.attempt_number, error if isinstance(error, DuckdbSpawnError) else None)
 
         def stop(state: tenacity.RetryCallState) -> bool:
             if state.attempt_number >= self.max_attempts:
@@ -67,6 +65,15 @@ class RetryPolicy:
             retry=tenacity.retry_if_exception_type(UnavailableError), wait=wait, stop=stop,
             before_sleep=before_sleep, reraise=True)
         return retrying(lambda: attempt(None if deadline is None else max(deadline - time.monotonic(), 0.0)))
+
+    def delay(self, attempt: int, error: DuckdbSpawnError | None = None) -> float:
+        """The wait after failed attempt number `attempt` (1: the first call): a uniform draw up to
+        `initial_backoff * 2**(attempt - 1)`, capped at `max_backoff` (tenacity's
+        `wait_random_exponential`), and never less than the error's RetryInfo delay."""
+        seconds = random.uniform(0, min(self.max_backoff, self.initial_backoff * 2 ** min(attempt - 1, 60)))
+        if error is not None and error.retry_delay is not None:
+            seconds = max(seconds, error.retry_delay.total_seconds())
+        return seconds
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
