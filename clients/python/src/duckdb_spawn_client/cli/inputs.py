@@ -1,16 +1,20 @@
-"""Attributes from the command line (`--set name=value`) and from JSON files."""
+"""Attributes from the command line (`--set name=value`), JSON files, and times (`--read-time`, `--since`)."""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import click
 import pyarrow as pa
+
+from ..values import parse_timestamp
 
 
 def read_json_object(path: str) -> dict[str, Any]:
@@ -56,3 +60,35 @@ def parse_assignments(assignments: Sequence[str], schema: Callable[[], pa.Schema
         except ValueError:
             result[name] = value
     return result
+
+
+_UNITS = {"ms": timedelta(milliseconds=1), "s": timedelta(seconds=1), "m": timedelta(minutes=1),
+          "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+_AGO = re.compile(r"^-?\s*((?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w)\s*)+)(?:ago)?$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+
+
+class TimeParam(click.ParamType):
+    """A moment: RFC 3339 (`2026-12-06T09:30:00Z`, an offset, or none for UTC), `now`, or a time ago
+    (`90s`, `15m`, `2h`, `1d`, `1h30m`; also written `-15m` or `15m ago`). Returns an aware UTC datetime."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip().lower()
+        if text == "now":
+            return datetime.now(UTC)
+        ago = _AGO.match(text)
+        if ago:
+            return datetime.now(UTC) - sum((float(n) * _UNITS[u] for n, u in _PART.findall(ago.group(1))),
+                                           timedelta())
+        try:
+            return parse_timestamp(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is not a time: use RFC 3339 (2026-12-06T09:30:00Z), 'now' or a time ago "
+                      f"such as 15m, 2h or 1d", param, ctx)
+
+
+TIME = TimeParam()

@@ -2,6 +2,7 @@
 
     duckdb-spawn projects create --set project_name="Solar farm" --set total_amount=1250000.50 ...
     duckdb-spawn projects list --filter 'status = "ACTIVE"' --order-by "total_amount desc"
+    duckdb-spawn projects watch --from "$(duckdb-spawn --json projects list --limit 1 | jq -r .read_position)"
     duckdb-spawn --token-file admin.token admin tables list
     duckdb-spawn --json health
 
@@ -11,21 +12,27 @@ see `duckdb-spawn --help`); exit codes are listed in cli/exit_codes.py.
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 import pyarrow as pa
 
-from .. import bulk
+from .. import bulk, models
 from ..client import Client
 from ..connection import ConnectionSettings, read_token_file
 from ..errors import DuckdbSpawnError
+from ..retry import RetryPolicy
 from . import exit_codes
-from .inputs import parse_assignments, read_json_object
+from .inputs import TIME, parse_assignments, read_json_object
 from .output import Output, to_plain
 from .progress import progress_bar
 
@@ -121,6 +128,9 @@ _set_option = click.option("--set", "assignments", multiple=True, metavar="NAME=
                            help="An attribute; repeatable. Numbers are exact (1250000.50).")
 _file_option = click.option("--file", "-f", "file", metavar="PATH",
                             help="JSON object of attributes (or a project with 'attributes'); - for stdin.")
+_read_time_option = click.option(
+    "--read-time", type=TIME, default=None,
+    help="Read as of this time (within the server's change retention): RFC 3339, or ago: 15m, 2h, 1d.")
 
 
 @projects.command("create")
@@ -138,10 +148,11 @@ def projects_create(state: State, assignments: tuple[str, ...], file: str | None
 
 @projects.command("get")
 @click.argument("name")
+@_read_time_option
 @pass_state
-def projects_get(state: State, name: str) -> None:
-    """Show a project (NAME: projects/{uuid} or the bare uuid)."""
-    state.output.project(state.client.get_project(name))
+def projects_get(state: State, name: str, read_time: datetime | None) -> None:
+    """Show a project (NAME: projects/{uuid} or the bare uuid), as it is or was at --read-time."""
+    state.output.project(state.client.get_project(name, read_time=read_time))
 
 
 @projects.command("list")
@@ -152,27 +163,30 @@ def projects_get(state: State, name: str) -> None:
 @click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
               help="Show at most this many projects; 0 for all.")
 @click.option("--columns", default="", help="Comma-separated attributes to show (tables only).")
+@_read_time_option
 @pass_state
 def projects_list(state: State, filter_text: str, order_by: str, page_size: int, page_token: str, limit: int,
-                  columns: str) -> None:
+                  columns: str, read_time: datetime | None) -> None:
     """List projects, newest first unless --order-by says otherwise.
 
-    With --page-token, shows that one page and the token of the next.
+    With --page-token, shows that one page and the token of the next. --json also prints the
+    listing's read_position: `projects watch --from` it to follow what changes after it.
     """
     client, names = state.client, [c.strip() for c in columns.split(",") if c.strip()]
     if page_token:
         page = client.list_projects(page_size=page_size, page_token=page_token, filter=filter_text,
-                                    order_by=order_by)
-        return state.output.projects(page.projects, page.total_size, names, page.next_page_token)
+                                    order_by=order_by, read_time=read_time)
+        return state.output.projects(page.projects, page.total_size, names, page.next_page_token,
+                                     page.read_position)
     shown: list[Any] = []
-    total = 0
+    total, position = 0, ""
     for page in client.iter_pages(page_size=page_size or (min(limit, 1000) if limit else 1000),
-                                  filter=filter_text, order_by=order_by):
-        total = page.total_size
+                                  filter=filter_text, order_by=order_by, read_time=read_time):
+        total, position = page.total_size, page.read_position
         shown += page.projects
         if limit and len(shown) >= limit:
             break
-    state.output.projects(shown[:limit] if limit else shown, total, names)
+    state.output.projects(shown[:limit] if limit else shown, total, names, read_position=position)
 
 
 @projects.command("update")
@@ -249,13 +263,15 @@ def projects_import(state: State, path: str, file_format: str | None, mode: str,
               help="Default: from the suffix (.parquet, .csv, .jsonl, .arrow).")
 @click.option("--filter", "filter_text", default="", help="AIP-160 filter.")
 @click.option("--order-by", default="", help="Ordering, as for list.")
+@_read_time_option
 @pass_state
-def projects_export(state: State, path: str, file_format: str | None, filter_text: str, order_by: str) -> None:
+def projects_export(state: State, path: str, file_format: str | None, filter_text: str, order_by: str,
+                    read_time: datetime | None) -> None:
     """Export projects to a file (written whole or not at all)."""
     kind = _format(path, file_format)
     with progress_bar(f"export {Path(path).name}", state.show_progress, state.progress is True) as advance:
         result = state.client.export_to_file(path, format=kind, filter=filter_text, order_by=order_by,
-                                             progress=advance)
+                                             read_time=read_time, progress=advance)
     if state.output.as_json:
         state.output.json(result)
     else:
@@ -275,19 +291,116 @@ def _format(path: str, given: str | None) -> str:
               help="count, sum:FIELD, avg:FIELD, min:FIELD, max:FIELD, p95:FIELD, with 'as NAME'; repeatable "
                    "(default: count).")
 @click.option("--filter", "filter_text", default="", help="AIP-160 filter.")
+@_read_time_option
 @pass_state
 def projects_summarize(state: State, group_by: tuple[str, ...], aggregations: tuple[str, ...],
-                       filter_text: str) -> None:
+                       filter_text: str, read_time: datetime | None) -> None:
     """Group-by aggregates over ontology fields."""
     try:
         summary = state.client.summarize_projects(aggregations=list(aggregations) or ["count"],
-                                                  group_by=list(group_by), filter=filter_text)
+                                                  group_by=list(group_by), filter=filter_text,
+                                                  read_time=read_time)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     if state.output.as_json:
         return state.output.json(summary)
     names = [c.name for c in summary.columns]
     state.output.table(None, names, [[row.get(n) for n in names] for row in summary.rows])
+
+
+# -- the change feed --------------------------------------------------------------------------
+
+_from_option = click.option("--from", "start_position", default="", metavar="POSITION",
+                            help="After this position (a read_position or position the server printed).")
+_since_option = click.option("--since", "start_time", type=TIME, default=None,
+                             help="After this time (when no --from): RFC 3339, or ago: 15m, 2h, 1d.")
+
+
+@projects.command("changes")
+@_from_option
+@_since_option
+@click.option("--page-size", type=click.IntRange(0, 1000), default=0, help="Changes per call (default: server's).")
+@click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True,
+              help="Show at most this many changes; 0 for all up to the latest.")
+@pass_state
+def projects_changes(state: State, start_position: str, start_time: datetime | None, page_size: int,
+                     limit: int) -> None:
+    """List committed changes, oldest first: after --from, else after --since, else from the oldest kept.
+
+    Prints the position reached: `changes --from` or `watch --from` it to go on.
+    """
+    shown: list[models.ProjectChange] = []
+    position = ""
+    for page in state.client.iter_change_pages(start_position=start_position, start_time=start_time,
+                                               page_size=page_size or (min(limit, 1000) if limit else 1000)):
+        shown += page.changes
+        position = page.position
+        if limit and len(shown) >= limit:
+            break
+    if limit and len(shown) > limit:
+        shown = shown[:limit]
+    if limit and len(shown) == limit and shown:
+        position = shown[-1].position  # stopped by --limit: go on after the last one shown
+    out = state.output
+    if out.as_json:
+        return out.json({"changes": shown, "position": position})
+    out.table(None, ["commit time", "change", "project", "etag"],
+              [[c.commit_time, c.change_type, c.project.name, c.project.etag] for c in shown],
+              caption=f"{len(shown)} changes; go on from position {position}", keep_first=True)
+
+
+@projects.command("watch")
+@_from_option
+@_since_option
+@click.option("--progress-interval", type=click.FloatRange(min=1, max=300), default=None, metavar="SECONDS",
+              help="How long the server stays silent before a progress message (default: the server's).")
+@click.option("--show-progress", is_flag=True,
+              help='Also print progress lines, {"position": ...}: nothing changed up to that position.')
+@click.option("--limit", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Stop after this many changes; 0: until interrupted.")
+@pass_state
+def projects_watch(state: State, start_position: str, start_time: datetime | None, progress_interval: float | None,
+                   show_progress: bool, limit: int) -> None:
+    """Follow changes as they commit, one JSON line each: after --from, else after --since, else from now.
+
+    Lines are {"change_type": "created"|"updated"|"deleted", "project": {...}, "commit_time": ...,
+    "position": ...}; a deleted project has only its name and etag. When the server restarts, the
+    watch resumes from the last position printed (for up to --timeout seconds), so no change is
+    missed or printed twice. Ctrl-C (or SIGTERM) ends it with exit code 0.
+    """
+    _interrupt_on_sigterm()
+    count = 0
+    try:
+        with state.client.watch(start_position=start_position, start_time=start_time,
+                                progress_interval=progress_interval, progress=show_progress,
+                                retry=RetryPolicy(max_attempts=1_000_000)) as changes:  # --timeout bounds it
+            for event in changes:
+                if isinstance(event, models.WatchProgress):
+                    _print_line({"position": event.position})
+                    continue
+                _print_line(to_plain(event))
+                count += 1
+                if limit and count >= limit:
+                    break
+    except KeyboardInterrupt:
+        return  # the way a watch ends
+    except BrokenPipeError:  # the reader went away (`| head -n 5`): done, quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def _print_line(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False), flush=True)
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM ends a watch as Ctrl-C does: the call is cancelled and the command exits 0."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 # -- admin ----------------------------------------------------------------------------------

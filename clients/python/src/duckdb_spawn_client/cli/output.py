@@ -77,9 +77,10 @@ class Output:
         self.fields(project.name, values)
 
     def projects(self, projects: Sequence[models.Project], total: int | None, columns: Sequence[str] | None,
-                 next_page_token: str = "") -> None:
+                 next_page_token: str = "", read_position: str = "") -> None:
         if self.as_json:
-            return self.json({"projects": projects, "total_size": total, "next_page_token": next_page_token})
+            return self.json({"projects": projects, "total_size": total, "next_page_token": next_page_token,
+                              "read_position": read_position})
         names = list(columns) if columns else _attribute_columns(projects)
         rows = [[p.id, *(p.attributes.get(n) for n in names)] for p in projects]
         caption = f"{len(projects)} of {total} projects" if total is not None else f"{len(projects)} projects"
