@@ -11,6 +11,12 @@
 // Errors carry google.rpc.Status in the `grpc-status-details-bin` trailer;
 // decodeError turns it into { code, message, reason, domain, metadata,
 // fieldViolations, details }.
+//
+// The change feed: listChanges pages through committed changes; watch()
+// follows them as an async iterable that calls again from its last position
+// when the server ends the stream with UNAVAILABLE (a drain, a restart), so
+// no change is missed or delivered twice. Times (readTime, startTime) are
+// Dates; positions are opaque strings.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -103,6 +109,31 @@ function fromProject(project) {
   return { ...project, attributes: fromStruct(project.attributes) };
 }
 
+// A change as the service sends it, its project's attributes as a plain object. change_type is
+// CHANGE_TYPE_CREATED, CHANGE_TYPE_UPDATED or CHANGE_TYPE_DELETED (then the project has only its
+// name and the etag it had).
+function fromChange(change) {
+  return { ...change, project: fromProject(change.project) };
+}
+
+// -- times ------------------------------------------------------------------------------
+
+function toTimestamp(date) {
+  const ms = date instanceof Date ? date.getTime() : new Date(date).getTime();
+  if (Number.isNaN(ms)) throw new TypeError(`not a time: ${date}`);
+  const seconds = Math.floor(ms / 1000);
+  return { seconds: String(seconds), nanos: (ms - seconds * 1000) * 1e6 };
+}
+
+function fromTimestamp(timestamp) {
+  if (!timestamp) return null;
+  return new Date(Number(timestamp.seconds) * 1000 + Math.floor(timestamp.nanos / 1e6));
+}
+
+function withTime(request, field, value) {
+  return value === undefined || value === null ? request : { ...request, [field]: toTimestamp(value) };
+}
+
 // -- errors -----------------------------------------------------------------------------
 
 const STATUS_NAMES = Object.fromEntries(Object.entries(grpc.status).map(([name, code]) => [code, name]));
@@ -171,10 +202,15 @@ class Client {
     this.projects.close();
   }
 
-  // Any unary RPC: client.call('projects', 'GetProject', { name }).
-  call(service, method, request) {
+  metadata() {
     const metadata = new grpc.Metadata();
     if (this.token) metadata.set('authorization', `Bearer ${this.token}`);
+    return metadata;
+  }
+
+  // Any unary RPC: client.call('projects', 'GetProject', { name }).
+  call(service, method, request) {
+    const metadata = this.metadata();
     const deadline = new Date(Date.now() + this.timeoutMs);
     return new Promise((resolve, reject) => {
       this[service][method](request, metadata, { deadline }, (error, response) => {
@@ -189,14 +225,32 @@ class Client {
     return fromProject(await this.call('projects', 'CreateProject', request));
   }
 
-  async getProject(name) {
-    return fromProject(await this.call('projects', 'GetProject', { name }));
+  // readTime (a Date): the project as it was then, within the change retention window.
+  async getProject(name, { readTime = null } = {}) {
+    return fromProject(await this.call('projects', 'GetProject', withTime({ name }, 'read_time', readTime)));
   }
 
-  async listProjects({ pageSize = 0, pageToken = '', filter = '', orderBy = '' } = {}) {
-    const response = await this.call('projects', 'ListProjects',
-      { page_size: pageSize, page_token: pageToken, filter, order_by: orderBy });
+  // The response's read_position is the position of the listing's snapshot: watch from it.
+  async listProjects({ pageSize = 0, pageToken = '', filter = '', orderBy = '', readTime = null } = {}) {
+    const response = await this.call('projects', 'ListProjects', withTime(
+      { page_size: pageSize, page_token: pageToken, filter, order_by: orderBy }, 'read_time', readTime));
     return { ...response, projects: response.projects.map(fromProject) };
+  }
+
+  // One page of changes, oldest first: after startPosition, else after startTime, else from the
+  // oldest kept. Returns { changes, next_page_token, position }: position is how far the page got.
+  async listChanges({ startPosition = '', startTime = null, pageSize = 0, pageToken = '' } = {}) {
+    const response = await this.call('projects', 'ListProjectChanges', withTime(
+      { start_position: startPosition, page_size: pageSize, page_token: pageToken }, 'start_time', startTime));
+    return { ...response, changes: response.changes.map(fromChange) };
+  }
+
+  // Follows changes as they commit (after startPosition, else after startTime, else from now):
+  //   const stream = client.watch({ startPosition });
+  //   for await (const change of stream) { ...; save(stream.position); }
+  // See ChangeStream for the options.
+  watch(options = {}) {
+    return new ChangeStream(this, options);
   }
 
   // mask: attribute names ("status") or paths ("attributes.status"); etag: optional (AIP-154).
@@ -213,4 +267,113 @@ class Client {
   }
 }
 
-module.exports = { Client, DuckdbSpawnError, decodeError, toStruct, fromStruct, loadServices, grpc };
+// -- the change feed ------------------------------------------------------------------------
+
+// An async iterable of changes (fromChange) in position order, each once, also across server
+// restarts: when the stream ends with UNAVAILABLE it calls again from `position`, at once the
+// first time (or after the server's RetryInfo delay), then with exponential backoff and full
+// jitter (initialBackoffMs doubling up to maxBackoffMs), for at most maxAttempts calls in a row and
+// timeoutMs (the client's by default) after the stream was lost. Other errors are thrown as
+// DuckdbSpawnError (FAILED_PRECONDITION with reason CHANGE_POSITION_EXPIRED: list again).
+//
+// `position` is always a position to resume from (every change up to it has been yielded). With
+// { progress: true } it also yields { position } when the server reports that nothing changed
+// for progressIntervalMs. close() (or leaving the for-await loop) cancels the call.
+class ChangeStream {
+  constructor(client, { startPosition = '', startTime = null, progressIntervalMs = null, progress = false,
+    maxAttempts = 10, initialBackoffMs = 100, maxBackoffMs = 5000, timeoutMs = null, onRetry = null } = {}) {
+    this.client = client;
+    this.request = withTime({ start_position: startPosition }, 'start_time', startTime);
+    if (progressIntervalMs !== null) {
+      const seconds = Math.floor(progressIntervalMs / 1000);
+      this.request.progress_interval = { seconds: String(seconds), nanos: (progressIntervalMs % 1000) * 1e6 };
+    }
+    this.progress = progress;
+    this.retry = { maxAttempts, initialBackoffMs, maxBackoffMs, timeoutMs: timeoutMs ?? client.timeoutMs };
+    this.onRetry = onRetry;
+    this.position = startPosition;
+    this.reconnects = 0;
+    this.closed = false;
+    this.call = null;
+    this.wake = null;
+  }
+
+  close() {
+    this.closed = true;
+    if (this.call) this.call.cancel();
+    if (this.wake) this.wake();
+  }
+
+  async* [Symbol.asyncIterator]() {
+    let failures = 0;
+    let lostAt = null;
+    try {
+      while (!this.closed) {
+        const request = { ...this.request };
+        if (this.position) { // from the last position delivered
+          request.start_position = this.position;
+          delete request.start_time;
+        }
+        this.call = this.client.projects.WatchProjects(request, this.client.metadata());
+        let ended;
+        try {
+          for await (const response of this.call) {
+            if (lostAt !== null) this.reconnects += 1;
+            failures = 0;
+            lostAt = null;
+            if (response.changes.length > 0) {
+              for (const change of response.changes) {
+                this.position = change.position;
+                yield fromChange(change);
+              }
+              this.position = response.position || this.position;
+            } else {
+              this.position = response.position || this.position;
+              if (this.progress) yield { position: this.position };
+            }
+          }
+          ended = { code: grpc.status.UNAVAILABLE, details: 'the server ended the watch', metadata: null };
+        } catch (error) {
+          ended = error;
+        }
+        if (this.closed) return;
+        const decoded = decodeError(ended);
+        if (ended.code !== grpc.status.UNAVAILABLE) throw new DuckdbSpawnError(decoded, ended);
+        failures += 1;
+        lostAt = lostAt ?? Date.now();
+        const waitMs = failures === 1 ? retryDelayMs(decoded) : this.backoffMs(failures, decoded);
+        if (failures >= this.retry.maxAttempts || Date.now() + waitMs - lostAt >= this.retry.timeoutMs) {
+          throw new DuckdbSpawnError(decoded, ended);
+        }
+        if (this.onRetry) this.onRetry(failures, decoded, waitMs);
+        await new Promise((resolve) => { // close() cuts the wait short
+          const timer = setTimeout(resolve, waitMs);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = null;
+      }
+    } finally {
+      if (this.call) this.call.cancel();
+    }
+  }
+
+  backoffMs(failures, decoded) {
+    const high = Math.min(this.retry.maxBackoffMs, this.retry.initialBackoffMs * 2 ** Math.min(failures - 1, 60));
+    return Math.max(Math.random() * high, retryDelayMs(decoded));
+  }
+}
+
+// The google.rpc.RetryInfo delay of a decoded error, in milliseconds (0 without one).
+function retryDelayMs(decoded) {
+  const info = decoded.details.find((d) => d['@type'] === 'google.rpc.RetryInfo');
+  if (!info || !info.retry_delay) return 0;
+  return Number(info.retry_delay.seconds) * 1000 + Math.floor(info.retry_delay.nanos / 1e6);
+}
+
+module.exports = {
+  Client, ChangeStream, DuckdbSpawnError, decodeError, toStruct, fromStruct, fromTimestamp, toTimestamp, loadServices,
+  grpc,
+};
