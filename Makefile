@@ -95,6 +95,7 @@ bench: install
 	$(PY) -m tests.benchmarks.bench_unary
 	$(PY) -m tests.benchmarks.bench_bulk
 	$(PY) -m tests.benchmarks.bench_lake
+	$(PY) -m tests.benchmarks.bench_changes
 
 # kill -9 and SIGTERM under writes, a full disk (tmpfs: needs root), a hostile-input corpus over every
 # RPC, a failing ontology: a few minutes, one table of figures, non-zero exit if a promise broke.

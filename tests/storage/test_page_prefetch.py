@@ -79,16 +79,26 @@ def test_a_write_retires_the_prefetched_pages(stack: Stack) -> None:
 
 def test_a_page_after_a_write_still_counts_the_whole_query(stack: Stack) -> None:
     """The total of a query is counted over every match, also when the page continues after a token
-    (the page and the count come from one scan), and when no match is left after the token."""
+    (the page and the count come from one scan), and when no match is left after the token. Every page of
+    a listing reads the first page's snapshot (its read position): a write between pages shows in a new
+    listing, not in the one being walked."""
     query = {"filter_text": 'label = "tail"', "order_by": ORDER}
     made = [stack.manager.create({"label": "tail", "amount": f"{i}.25"}) for i in range(5)]
     first = stack.manager.list(2, **query)
     assert first.total_size == 5
-    late = stack.manager.create({"label": "tail", "amount": "0.50"})  # a write: totals and pages read afresh
+    late = stack.manager.create({"label": "tail", "amount": "0.50"})  # a write: a new listing reads afresh
     second = stack.manager.list(2, first.next_page_token, **query)
+    assert second.total_size == 5 and second.read_position == first.read_position
+    assert [str(r.attributes["amount"]) for r in second.records] == ["2.25", "1.25"]
+    fresh = stack.manager.list(2, **query)
+    assert fresh.total_size == 6 and fresh.read_position != first.read_position
+    second = stack.manager.list(2, fresh.next_page_token, **query)
     assert second.total_size == 6
     assert [str(r.attributes["amount"]) for r in second.records] == ["2.25", "1.25"]
     for record in (*made[:3], late):  # every match after the token
         stack.manager.delete(record.project_id)
-    rest = stack.manager.list(2, first.next_page_token, **query)
-    assert rest.records == [] and rest.total_size == 2
+    assert stack.manager.list(2, fresh.next_page_token, **query).total_size == 6  # the fresh listing's snapshot
+    newest = stack.manager.list(2, **query)
+    rest = stack.manager.list(2, newest.next_page_token, **query) if newest.next_page_token else None
+    assert newest.total_size == 2 and [str(r.attributes["amount"]) for r in newest.records] == ["4.25", "3.25"]
+    assert rest is None

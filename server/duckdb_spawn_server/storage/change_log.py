@@ -45,7 +45,7 @@ from ..domain.schema import TableSchema
 from .coordination import LakeCoordinator
 from .ddl import CREATE_TIME, ETAG, SCHEMA_VERSION, SYSTEM_COLUMNS, UPDATE_TIME, physical_type
 from .pool import ConnectionPool
-from .sql import first_row, quote_identifier, string_literal
+from .sql import first_row, quote_identifier, string_literal, table_exists
 
 log = logging.getLogger(__name__)
 
@@ -357,6 +357,13 @@ def record_from_image(schema: TableSchema, image: dict[str, Any]) -> ProjectReco
 
 
 # -- setting up and compacting (run as writer ops) ------------------------------------------------
+def log_exists(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the log and its window row are in place (nothing for `ensure_log` to do)."""
+    if not (table_exists(con, CHANGES_TABLE) and table_exists(con, WINDOW_TABLE)):
+        return False
+    return bool(first_row(con.execute(f"SELECT count(*) FROM {_WINDOW}"))[0])  # type: ignore[index]
+
+
 def ensure_log(con: duckdb.DuckDBPyConnection) -> None:
     """Creates the log and its window row (the window starts now, at position 0) if missing."""
     con.execute(CREATE_CHANGES_SQL)

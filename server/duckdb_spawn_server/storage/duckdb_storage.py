@@ -20,6 +20,7 @@ from .change_log import (
     committed_head,
     ensure_log,
     last_by_table,
+    log_exists,
 )
 from .change_retention import ChangeRetention
 from .coordination import LakeCoordinator
@@ -111,7 +112,12 @@ class DuckDBStorage:
 def _change_store(pool: ConnectionPool, writer: GroupCommitWriter,
                   coordinator: LakeCoordinator | None) -> DuckDBChangeStore:
     """Creates the log if missing, then hands the writer a change log that continues it."""
-    writer.run(Execute(ensure_log, exclusive=True), timeout=60)  # on a lake, under the changes lock
+    # Read first: a start-up that finds the log in place writes nothing, so it also succeeds while writes
+    # are refused (a nearly full volume) and reads can be served.
+    with pool.connection() as con:
+        in_place = log_exists(con)
+    if not in_place:
+        writer.run(Execute(ensure_log, exclusive=True), timeout=60)  # on a lake, under the changes lock
     with pool.connection() as con:
         head, last_time = committed_head(con)
         last = last_by_table(con)

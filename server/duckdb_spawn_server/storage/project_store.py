@@ -248,7 +248,7 @@ class DuckDBProjectStore:
         # The total and the pages stay valid while the table is unchanged: a query counts once, and
         # a client walking its pages finds the next ones here, keyed as its page tokens decode.
         self._cache.keep_result(table, total_key, first.total_size, began)
-        self._cache.keep_result(table, page_key, first, began)
+        self._cache.keep_result(table, page_key, first.page, began)
         for following in first.following:
             after_last = key_values(query.ordering, following.previous)
             self._cache.keep_result(table, _page_keys(schema, query, page_size, after_last)[1], following.page,
