@@ -11,6 +11,7 @@ raises the client-facing UNAVAILABLE from `Database.failure`.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -67,11 +68,13 @@ class ConnectionPool:
             self._acquired += 1
             self._wait_total += time.monotonic() - start
         scope = current_scope()
+        failed = False
         try:
             if scope is not None:
                 scope.attach(con)  # the call's deadline or cancellation interrupts this connection
             yield con
         except duckdb.Error as error:
+            failed = True
             stopped = scope.error() if scope is not None else None
             if stopped is not None:  # interrupted on purpose: say why
                 raise stopped from None
@@ -82,6 +85,10 @@ class ConnectionPool:
         finally:
             if scope is not None:
                 scope.detach(con)
+            if failed or (scope is not None and scope.error() is not None):
+                # An interrupt can land on a read's closing ROLLBACK: no transaction goes back to the pool.
+                with contextlib.suppress(duckdb.Error):
+                    con.rollback()
             self._idle.put(con)
 
     def stats(self) -> PoolStats:
