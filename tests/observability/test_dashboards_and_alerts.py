@@ -117,7 +117,7 @@ def test_the_dashboard_covers_what_operators_watch() -> None:
     titles = {panel["title"] for panel in _panels(dashboard)}
     for expected in ("RPC rate by method", "Error ratio", "p50 latency by method", "p99 latency by method",
                      "Pool saturation", "Schema cache age", "Schema source", "Ontology server", "Database size",
-                     "Rows"):
+                     "Rows", "Change log size", "Oldest change age", "Watchers", "Changes delivered"):
         assert expected in titles
     ids = [panel["id"] for panel in _panels(dashboard)]
     assert len(ids) == len(set(ids))

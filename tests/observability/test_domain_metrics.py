@@ -89,3 +89,30 @@ def test_schema_requests_to_the_ontology_server_are_counted_by_outcome(tmp_path:
         samples = scrape(port)
         assert value(samples, "duckdb_spawn_ontology_request_seconds_count", endpoint="schema") == sum(
             expected.values())
+
+
+def test_the_change_log_and_its_watchers_are_measured(tmp_path: Path) -> None:
+    """Log size and oldest age (refreshed by the retention pass), watchers open, changes delivered."""
+    from tests.api.test_change_feed import Watcher
+    from tests.support.rpc import create_request
+    from tests.support.servers import wait_until
+
+    with in_process_server(tmp_path / "feed.duckdb", CHANGE_COMPACTION_INTERVAL="0.1") as (server, stubs):
+        port = server.app.metrics_port
+        assert port is not None
+        assert value(scrape(port), "duckdb_spawn_watchers") == 0
+        watcher = Watcher(stubs)
+        try:
+            watcher.next()
+            assert value(scrape(port), "duckdb_spawn_watchers") == 1
+            for i in range(3):
+                stubs.projects.CreateProject(create_request(project_name=f"m{i}"))
+            watcher.until(lambda w: len(w.changes) == 3)
+            samples = scrape(port)
+            assert value(samples, "duckdb_spawn_changes_delivered_total") == 3
+            assert value(samples, "duckdb_spawn_change_log_changes") == 3
+            wait_until(lambda: (value(scrape(port), "duckdb_spawn_change_log_oldest_age_seconds") or 0) > 0, 10,
+                       "the oldest change's age after a retention pass")
+        finally:
+            watcher.close()
+        wait_until(lambda: value(scrape(port), "duckdb_spawn_watchers") == 0, 10, "the watcher to be gone")
