@@ -357,6 +357,10 @@ def test_export_tells_its_snapshot_position(stubs: Stubs) -> None:
     responses = list(stubs.projects.ExportProjects(pb.ExportProjectsRequest(format=pb.EXPORT_FORMAT_CSV)))
     assert responses[0].read_position == position
     assert all(not r.read_position for r in responses[1:])
+    for export_format in (pb.EXPORT_FORMAT_JSONL, pb.EXPORT_FORMAT_CSV, pb.EXPORT_FORMAT_ARROW_IPC):
+        nothing = list(stubs.projects.ExportProjects(pb.ExportProjectsRequest(
+            format=export_format, filter='project_name = "no such project"')))
+        assert nothing and nothing[0].read_position == position, export_format  # even when no row matched
 
 
 # -- limits and retention ---------------------------------------------------------------------------

@@ -391,3 +391,48 @@ def test_readiness_follows_the_data_path(tmp_path: Path, lake: dict[str, str]) -
         finally:
             data.with_name("moved-away").rename(data)
         wait_until(lambda: _status(stubs) == SERVING, 30, "SERVING once the data path is back")
+
+
+def test_a_watcher_on_one_replica_sees_every_replicas_changes_once_in_order(
+        tmp_path: Path, lake: dict[str, str]) -> None:
+    """Creates, updates and deletes on two replicas at once; a watcher on the first gets each acknowledged change
+    exactly once, in the log's order, and list + watch rebuilds the final state on either replica."""
+    from tests.api.test_change_feed import DELETED, UPDATED, Watcher, apply, changes_after, list_all, same_state, update
+
+    with replica(tmp_path / "a", lake) as (_, a), replica(tmp_path / "b", lake) as (_, b):
+        listed, position = list_all(a)
+        watcher = Watcher(a, start_position=position)
+        acknowledged: list[tuple[int, str, str]] = []
+        lock = threading.Lock()
+        try:
+            watcher.next()
+
+            def write(stubs: Stubs, tag: str) -> None:
+                for i in range(25):
+                    made = stubs.projects.CreateProject(create_request(project_name=f"{tag}{i}"), timeout=60)
+                    changes = [(pb.ProjectChange.CHANGE_TYPE_CREATED, made.name, made.etag)]
+                    if i % 3 == 1:
+                        changed = update(stubs, made, maturity_years=i + 2)
+                        changes.append((UPDATED, changed.name, changed.etag))
+                    elif i % 3 == 2:
+                        stubs.projects.DeleteProject(pb.DeleteProjectRequest(name=made.name, etag=made.etag),
+                                                     timeout=60)
+                        changes.append((DELETED, made.name, made.etag))
+                    with lock:
+                        acknowledged.extend(changes)
+
+            with ThreadPoolExecutor(2) as pool:
+                for done in [pool.submit(write, a, "a"), pool.submit(write, b, "b")]:
+                    done.result(timeout=300)
+            final, final_position = list_all(b)
+            watcher.until(lambda w: w.position == final_position, timeout=120)
+        finally:
+            watcher.close()
+        delivered = [(c.change_type, c.project.name, c.project.etag) for c in watcher.changes]
+        assert sorted(delivered) == sorted(acknowledged), "every acknowledged change once, from both replicas"
+        for name in {entry[1] for entry in acknowledged}:
+            assert [d for d in delivered if d[1] == name] == [e for e in acknowledged if e[1] == name]
+        assert [c.position for c in changes_after(b, position)[0]] == [c.position for c in watcher.changes]
+        rebuilt = dict(listed)
+        apply(rebuilt, watcher.changes)
+        same_state(rebuilt, final)

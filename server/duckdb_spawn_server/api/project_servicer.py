@@ -182,6 +182,8 @@ class ProjectServicer:
                     # The first response says which snapshot the export reads: watch from there.
                     yield export_chunk(data, rows, manager.read_position(snapshot.value) if first else "")
                     first = False
+                if first and snapshot.value is not None:  # nothing to send (no JSON line matched): the position
+                    yield export_chunk(b"", 0, manager.read_position(snapshot.value))
 
         async for chunk in self._offload.iterate(context, chunks):
             yield chunk
