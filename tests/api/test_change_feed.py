@@ -8,6 +8,7 @@ tests/lake/test_change_feed_on_lake.py runs this module again on a lake.
 
 from __future__ import annotations
 
+import base64
 import queue
 import threading
 import time
@@ -284,7 +285,13 @@ def test_watch_sends_progress_with_the_latest_position_when_idle(stubs: Stubs, w
 def test_positions_and_read_times_that_are_not_usable_get_clear_errors(stubs: Stubs) -> None:
     bad = call_error(stubs.projects.ListProjectChanges, pb.ListProjectChangesRequest(start_position="nonsense"))
     assert bad.code == grpc.StatusCode.INVALID_ARGUMENT and bad.violations == {"start_position": "INVALID_POSITION"}
-    foreign = "c1." + __import__("base64").urlsafe_b64encode(b"0123456789abcdef:5").decode().rstrip("=")
+    own = list_all(stubs)[1]
+    log_id = base64.urlsafe_b64decode(own[3:] + "=" * (-len(own[3:]) % 4)).decode().split(":")[0]
+    ahead = "c1." + base64.urlsafe_b64encode(f"{log_id}:999999".encode()).decode().rstrip("=")
+    beyond = call_error(stubs.projects.ListProjectChanges, pb.ListProjectChangesRequest(start_position=ahead))
+    assert beyond.code == grpc.StatusCode.INVALID_ARGUMENT and beyond.violations == {
+        "start_position": "INVALID_POSITION"}
+    foreign = "c1." + base64.urlsafe_b64encode(b"0123456789abcdef:5").decode().rstrip("=")
     expired = call_error(stubs.projects.ListProjectChanges, pb.ListProjectChangesRequest(start_position=foreign))
     assert expired.code == grpc.StatusCode.FAILED_PRECONDITION
     assert expired.error_info.reason == "CHANGE_POSITION_EXPIRED"

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from duckdb_spawn.v1 import admin_service_pb2 as admin_pb
 from duckdb_spawn.v1 import project_service_pb2 as pb
+from google.protobuf import duration_pb2
 from google.protobuf.descriptor import FieldDescriptor as F
 
 from tests.chaos import wire
@@ -149,6 +150,8 @@ def bases(existing: str) -> dict[str, Any]:
             filter='status = "ACTIVE"', group_by=["status"],
             aggregations=[pb.Aggregation(function=pb.AGGREGATE_FUNCTION_PERCENTILE, field="total_amount",
                                          percentile=0.5, alias="median")]),
+        "ListProjectChanges": pb.ListProjectChangesRequest(page_size=5),
+        "WatchProjects": pb.WatchProjectsRequest(progress_interval=duration_pb2.Duration(seconds=1)),
         "InitializeDatabase": pb.InitializeDatabaseRequest(),
         "CreateTables": admin_pb.CreateTablesRequest(),
         "ListTables": admin_pb.ListTablesRequest(page_size=5),

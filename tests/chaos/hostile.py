@@ -61,6 +61,10 @@ LEAK_PATTERNS = [re.compile(p, re.IGNORECASE) for p in (
     r"traceback", r"\.py\b", r"site-packages", r"/usr/", r"/tmp/", r"/work/", r"\.cc\b", r"\.cpp\b")]
 
 
+# Streams that never end by themselves (a watch follows changes until cancelled).
+ENDLESS = frozenset({"WatchProjects"})
+
+
 # -- one call -----------------------------------------------------------------------------------
 def call_raw(channel: grpc.Channel, rpc: Rpc, messages: tuple[bytes, ...]) -> tuple[grpc.StatusCode, Any, Any]:
     """Sends raw request bytes; returns (code, error, decoded response)."""
@@ -69,6 +73,10 @@ def call_raw(channel: grpc.Channel, rpc: Rpc, messages: tuple[bytes, ...]) -> tu
     method = getattr(channel, kind)(rpc.path, request_serializer=None, response_deserializer=None)
     try:
         answer = method(iter(messages) if d.client_streaming else messages[0], timeout=CALL_TIMEOUT)
+        if d.server_streaming and d.name in ENDLESS:  # the first response (or the error) is the answer
+            first = next(answer)
+            answer.cancel()
+            return grpc.StatusCode.OK, None, [rpc.response_class.FromString(first)]
         if d.server_streaming:
             return grpc.StatusCode.OK, None, [rpc.response_class.FromString(m) for m in answer]
         return grpc.StatusCode.OK, None, rpc.response_class.FromString(answer)

@@ -225,8 +225,7 @@ class ProjectServicer:
         start_time = _time(request, "start_time")
         interval = settings.progress_interval
         if request.HasField("progress_interval"):
-            asked = request.progress_interval.ToTimedelta().total_seconds()
-            interval = min(max(asked, MIN_PROGRESS_SECONDS), MAX_PROGRESS_SECONDS)
+            interval = _progress_interval(request.progress_interval)
         hub.joined()
         try:
             position = await self._offload.run(context, lambda: manager.watch_start(request.start_position,
@@ -287,6 +286,19 @@ MAX_PROGRESS_SECONDS = 300.0
 class WatchSettings:
     hub: WatchHub | None  # None: the change log is off
     progress_interval: float = 5.0
+
+
+_MAX_DURATION_SECONDS = 315_576_000_000  # google.protobuf.Duration's range (10,000 years)
+
+
+def _progress_interval(duration: Any) -> float:
+    """A requested progress interval, within the bounds; a negative or malformed one is INVALID_ARGUMENT."""
+    seconds, nanos = duration.seconds, duration.nanos
+    if not 0 <= seconds <= _MAX_DURATION_SECONDS or not 0 <= nanos < 1_000_000_000:
+        description = "must be a positive duration"
+        raise InvalidArgument(f"progress_interval {description}", reason="INVALID_DURATION",
+                              violations=[FieldViolation("progress_interval", description, "INVALID_DURATION")])
+    return min(max(seconds + nanos / 1e9, MIN_PROGRESS_SECONDS), MAX_PROGRESS_SECONDS)
 
 
 def _time(request: Any, field: str) -> datetime | None:

@@ -143,7 +143,7 @@ class ChangePage:
 class ChangeFeed:
     """List and follow changes; resolve `read_time`s to positions."""
 
-    def __init__(self, store: ChangeStore, clock: type[datetime] | None = None) -> None:
+    def __init__(self, store: ChangeStore) -> None:
         self._store = store
         self._window: LogWindow | None = None
 
@@ -172,6 +172,10 @@ class ChangeFeed:
             return window.oldest_position
         if position < window.oldest_position:
             raise ChangePositionExpired(window)
+        if position > self._store.latest_position():
+            description = "is ahead of the change log: not a position this log handed out"
+            raise InvalidArgument(f"start_position {description}", reason="INVALID_POSITION",
+                                  violations=[FieldViolation("start_position", description, "INVALID_POSITION")])
         return position
 
     def position_at(self, when: datetime, field: str = "read_time") -> int:
