@@ -12,11 +12,13 @@ every committed one, so log order is commit order:
   position used twice.
 
 A row keeps the project's image as JSON of strings (exact for every allowed
-type, whatever the table's layout was): `after` for creates and updates,
-`before` for updates and deletes. The images make both reads possible:
-the feed shows `after`; a read at position P takes the table as it is, and
-for each project changed after P, the `before` of its first change after P
-(absent if that change created it).
+type, whatever the table's layout was): `before` for updates and deletes,
+`after` for updates. A create keeps no image: the project right after it is
+the `before` of its next change, or (none yet) the row as it is, so creating
+and importing write a few small columns per row, not a copy. The images make
+both reads possible: the feed shows the state after each change; a read at
+position P takes the table as it is, and for each project changed after P,
+the `before` of its first change after P (absent if that change created it).
 
 Reader side (`DuckDBChangeStore`, the domain's ChangeStore port): the feed,
 `read_time` positions, and the point-in-time source of a table. Retention
@@ -44,6 +46,7 @@ from ..domain.records import ProjectRecord, utc_now
 from ..domain.schema import TableSchema
 from .coordination import LakeCoordinator
 from .ddl import CREATE_TIME, ETAG, SCHEMA_VERSION, SYSTEM_COLUMNS, UPDATE_TIME, physical_type
+from .layouts import TableLayouts
 from .pool import ConnectionPool
 from .sql import first_row, quote_identifier, string_literal, table_exists
 
@@ -201,7 +204,7 @@ class ChangeLog:
                 f"{int(self._next)} + row_number() OVER (), {string_literal(table)}, "
                 f"'{ChangeType.CREATED.value}', CAST({key} AS VARCHAR), "
                 f"CAST({string_literal(self._time.isoformat(sep=' '))} AS TIMESTAMP), "
-                f"{image_sql(rows.column_names)}, CAST(NULL AS VARCHAR)").insert_into(_CHANGES)
+                "CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR)").insert_into(_CHANGES)
             self._next += rows.num_rows
             self._tables[table] = self._next
 
@@ -247,9 +250,10 @@ class Retention:
 class DuckDBChangeStore:
     """The domain's ChangeStore over the log table, and the point-in-time sources of tables."""
 
-    def __init__(self, pool: ConnectionPool, log: ChangeLog) -> None:
+    def __init__(self, pool: ConnectionPool, log: ChangeLog, layouts: TableLayouts) -> None:
         self._pool = pool
         self._log = log
+        self._layouts = layouts
 
     @property
     def change_log(self) -> ChangeLog:
@@ -278,23 +282,47 @@ class DuckDBChangeStore:
 
     def changes_after(self, schema: TableSchema, position: int, limit: int) -> ChangeBatch:
         known = self.known()
+        table = schema.table_name
         with self._pool.connection() as con:
-            con.begin()  # the window, the changes and the latest position from one snapshot
+            con.begin()  # the window, the changes, the rows they show and the latest position from one snapshot
             try:
                 window = read_window(con)
                 if position < window.oldest_position:
                     raise ChangePositionExpired(window)
+                # A change without an `after` image (a create) shows its project's next `before`, if any.
                 rows = con.execute(
-                    f"SELECT position, change_type, project_id, commit_time, "
-                    f"from_json(after, {image_structure(schema)}), json_extract_string(before, '$.{ETAG}') "
-                    f"FROM {_CHANGES} WHERE table_name = ? AND position > ? ORDER BY position LIMIT ?",
-                    [schema.table_name, position, limit]).fetchall()
+                    f"WITH page AS (SELECT position, change_type, project_id, commit_time, after, before "
+                    f"FROM {_CHANGES} WHERE table_name = ? AND position > ? ORDER BY position LIMIT ?), "
+                    f"chain AS (SELECT position, lead(before) OVER (PARTITION BY project_id ORDER BY position) "
+                    f"AS next_before FROM {_CHANGES} WHERE table_name = ? AND position > ? "
+                    f"AND project_id IN (SELECT project_id FROM page WHERE after IS NULL)) "
+                    f"SELECT p.position, p.change_type, p.project_id, p.commit_time, "
+                    f"from_json(coalesce(p.after, c.next_before), {image_structure(schema)}), "
+                    f"json_extract_string(p.before, '$.{ETAG}') "
+                    f"FROM page p LEFT JOIN chain c ON c.position = p.position ORDER BY p.position",
+                    [table, position, limit, table, position]).fetchall()
+                # Still without an image: created and not changed since, so the row as it is now.
+                unchanged = [row[2] for row in rows if row[4] is None and row[1] != ChangeType.DELETED.value]
+                current = self._current_rows(con, schema, unchanged) if unchanged else {}
                 latest = self.snapshot_position(con, known) if len(rows) < limit else 0
             finally:
                 con.rollback()
-        changes = [_change(schema, row) for row in rows]
+        changes = [_change(schema, row, current) for row in rows]
         reached = changes[-1].position if len(rows) == limit else max(latest, position)
         return ChangeBatch(changes, reached)
+
+    def _current_rows(self, con: duckdb.DuckDBPyConnection, schema: TableSchema,
+                      ids: list[str]) -> dict[str, ProjectRecord]:
+        select = self._layouts.select_list(schema)
+        key = quote_identifier(schema.id_column.name)
+        found: dict[str, ProjectRecord] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for row in con.execute(f"SELECT {select} FROM {quote_identifier(schema.table_name)} WHERE {key} IN "
+                                   f"({', '.join('?' * len(chunk))})", chunk).fetchall():
+                record = record_from_row(schema, row)
+                found[str(record.project_id)] = record
+        return found
 
     def position_at(self, when: datetime) -> int:
         with self._pool.connection() as con:
@@ -338,13 +366,16 @@ def read_window(con: duckdb.DuckDBPyConnection) -> LogWindow:
     return LogWindow(row[0], int(row[1]), row[2])
 
 
-def _change(schema: TableSchema, row: tuple[Any, ...]) -> Change:
+def _change(schema: TableSchema, row: tuple[Any, ...], current: dict[str, ProjectRecord]) -> Change:
     position, change_type, project_id, commit_time, image, deleted_etag = row
     kind = ChangeType(change_type)
     pid = uuid.UUID(project_id)
-    if kind is ChangeType.DELETED or image is None:
+    if kind is ChangeType.DELETED:
         return Change(int(position), kind, pid, deleted_etag or "", commit_time, None)
-    record = record_from_image(schema, image)
+    record = record_from_image(schema, image) if image is not None else current.get(project_id)
+    if record is None:  # no image and no row: the log and the table disagree, which one transaction rules out
+        log.error("a change's project is missing", extra={"position": int(position)})
+        return Change(int(position), kind, pid, "", commit_time, None)
     return Change(int(position), kind, pid, record.etag, commit_time, record)
 
 
@@ -354,6 +385,16 @@ def record_from_image(schema: TableSchema, image: dict[str, Any]) -> ProjectReco
     return ProjectRecord(project_id if isinstance(project_id, uuid.UUID) else uuid.UUID(str(project_id)),
                          attributes, image[CREATE_TIME], image[UPDATE_TIME], image[ETAG], image[SCHEMA_VERSION],
                          schema.content_hash())
+
+
+def record_from_row(schema: TableSchema, row: tuple[Any, ...]) -> ProjectRecord:
+    """A record from `TableLayouts.select_list`'s columns: the schema's, then the bookkeeping ones."""
+    count = len(schema.columns)
+    attributes = {c.name: row[i] for i, c in enumerate(schema.columns)}
+    create_time, update_time, version, etag = row[count:count + 4]
+    project_id = attributes[schema.id_column.name]
+    return ProjectRecord(project_id if isinstance(project_id, uuid.UUID) else uuid.UUID(str(project_id)),
+                         attributes, create_time, update_time, etag, version, schema.content_hash())
 
 
 # -- setting up and compacting (run as writer ops) ------------------------------------------------

@@ -76,7 +76,7 @@ class DuckDBStorage:
         maintenance = _maintenance(database)
         layouts = TableLayouts(pool)  # one instance: every DDL publishes the new layout to it
         leads = None if maintenance is None else lambda: maintenance.leader
-        changes = None if change_log is None else _change_store(pool, group_commit, coordinator)
+        changes = None if change_log is None else _change_store(pool, group_commit, coordinator, layouts)
         tables = DuckDBTableStore(pool, group_commit, layouts, cache=cache, coordinator=coordinator, leads=leads,
                                   changes=changes.change_log if changes is not None else None)
         tables.ensure_catalog()
@@ -109,8 +109,8 @@ class DuckDBStorage:
         self.database.checkpoint_and_close()
 
 
-def _change_store(pool: ConnectionPool, writer: GroupCommitWriter,
-                  coordinator: LakeCoordinator | None) -> DuckDBChangeStore:
+def _change_store(pool: ConnectionPool, writer: GroupCommitWriter, coordinator: LakeCoordinator | None,
+                  layouts: TableLayouts) -> DuckDBChangeStore:
     """Creates the log if missing, then hands the writer a change log that continues it."""
     # Read first: a start-up that finds the log in place writes nothing, so it also succeeds while writes
     # are refused (a nearly full volume) and reads can be served.
@@ -126,7 +126,7 @@ def _change_store(pool: ConnectionPool, writer: GroupCommitWriter,
     change_log = ChangeLog(positions, head)
     change_log.restore(last)
     writer.log_changes(change_log)
-    return DuckDBChangeStore(pool, change_log)
+    return DuckDBChangeStore(pool, change_log, layouts)
 
 
 def _coordinator(database: Database, pool: ConnectionPool) -> LakeCoordinator | None:

@@ -161,7 +161,7 @@ class ImportSpool:
         con.execute(f"INSERT INTO {table} ({column_list}) SELECT {', '.join(values)} FROM {view}", params)
         changes.log(con, self._schema.table_name, ChangeType.CREATED, self._schema.id_column.name,
                     f"{table} WHERE {quote_identifier(CREATE_TIME)} = ? AND starts_with({quote_identifier(ETAG)}, ?)",
-                    [stamp.now, marker], after=names)
+                    [stamp.now, marker])
 
     def _insert_sql(self, source: str, stamp: ImportStamp) -> tuple[str, list[Any]]:
         names, values, params = self._insert_columns(stamp)

@@ -30,7 +30,7 @@ from ..domain.request_ids import LogEntry, LoggedRequest, RequestReplayed
 from ..domain.schema import TableSchema
 from ..domain.summaries import Summary, SummaryPlan
 from .arrow_rows import records_to_arrow
-from .change_log import ChangeLog, DuckDBChangeStore, image_sql
+from .change_log import ChangeLog, DuckDBChangeStore, image_sql, record_from_row
 from .coordination import LakeCoordinator
 from .ddl import ETAG, SCHEMA_VERSION, UPDATE_TIME
 from .disk_guard import DiskSpaceGuard
@@ -206,7 +206,7 @@ class DuckDBProjectStore:
                    f"WHERE {quote_identifier(schema.id_column.name)} = ?")
             with self._pool.connection() as con:
                 row = first_row(con.execute(sql, [str(project_id)]))
-            return None if row is None else _record(schema, row)
+            return None if row is None else record_from_row(schema, row)
         cached = self._cache.get(table, shape, project_id)
         if cached is not None:
             return cached
@@ -217,7 +217,7 @@ class DuckDBProjectStore:
             row = first_row(con.execute(sql, [str(project_id)]))
         if row is None:
             return None
-        record = _record(schema, row)
+        record = record_from_row(schema, row)
         self._cache.fill(table, shape, record, began)
         return record
 
@@ -288,7 +288,7 @@ class DuckDBProjectStore:
             finally:
                 con.rollback()
         pages = (limit - 1) // page_size
-        records = [_record(schema, row) for row in rows[:page_size * pages]]
+        records = [record_from_row(schema, row) for row in rows[:page_size * pages]]
         first = StoredPage(records[:page_size], len(rows) > page_size, int(total), read)
         following = [_Following(records[start - 1], StoredPage(records[start:start + page_size],
                                                                len(rows) > start + page_size, int(total), read))
@@ -350,15 +350,6 @@ def _page_keys(schema: TableSchema, query: ProjectQuery, page_size: int,
     """(table, key of the page, key of the match count): compiled queries are immutable values."""
     shape = schema.content_hash()
     return schema.table_name, ("page", shape, query, after, page_size), ("count", shape, query.filter)
-
-
-def _record(schema: TableSchema, row: tuple[Any, ...]) -> ProjectRecord:
-    count = len(schema.columns)
-    attributes = {c.name: row[i] for i, c in enumerate(schema.columns)}
-    create_time, update_time, version, etag = row[count:count + 4]
-    project_id = attributes[schema.id_column.name]
-    return ProjectRecord(project_id if isinstance(project_id, uuid.UUID) else uuid.UUID(str(project_id)),
-                         attributes, create_time, update_time, etag, version, schema.content_hash())
 
 
 def _replayed_is_an_error(result: Any) -> None:
