@@ -1,13 +1,14 @@
 """What the change feed costs (`make bench`): CreateProject with the change log on and off, and idle watchers.
 
 Two servers as shipped, one with CHANGE_LOG=false, alternate for `--rounds`
-rounds of the same creates (medians; the ratio on/off is measured in the same
-run, so machine load hits both alike). Then idle watchers: WatchProjects
+rounds of the same creates, then of an Arrow import (medians; the ratio on/off
+is measured in the same run, so machine load hits both alike). Then idle watchers: WatchProjects
 streams open while nothing changes cost the server's cpu over a quiet
 interval and GetProject throughput, each against the same server with no
 watcher. Bounded: fixed numbers of calls, watchers and seconds.
 
     python -m tests.benchmarks.bench_changes [--calls 3000] [--rounds 3] [--watchers 100] [--quiet 10]
+                                             [--import-rows 200000]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import psutil
 from duckdb_spawn.v1 import project_service_pb2 as pb
 from duckdb_spawn.v1 import project_service_pb2_grpc as project_grpc
 
+from tests.benchmarks.bench_bulk import arrow_messages, rows_table
 from tests.benchmarks.bench_unary import OurServer, Result, drive, median, requests_for, seed
 
 
@@ -33,6 +35,22 @@ def creates(servers: dict[str, OurServer], calls: int, rounds: int, in_flight: i
             bodies = requests_for("CreateProject", calls + 50, [], f"{label} {in_flight} {round_number}")
             runs[label].append(asyncio.run(drive(server.target, "CreateProject", in_flight, bodies)))
     return {label: median(results) for label, results in runs.items()}
+
+
+def imports(servers: dict[str, OurServer], rows: int, rounds: int) -> dict[str, float]:
+    """Median rows/s of one Arrow import of `rows` rows (10,000 a message), alternating the servers."""
+    messages = arrow_messages(rows_table(rows))
+    runs: dict[str, list[float]] = {label: [] for label in servers}
+    for _ in range(rounds):
+        for label, server in servers.items():
+            with grpc.insecure_channel(server.target) as channel:
+                call = channel.stream_unary("/duckdb_spawn.v1.ProjectService/ImportProjects",
+                                            response_deserializer=pb.ImportProjectsResponse.FromString)
+                began = time.perf_counter()
+                response = call(iter(messages), timeout=600)
+                runs[label].append(rows / (time.perf_counter() - began))
+                assert response.imported_count == rows
+    return {label: sorted(values)[len(values) // 2] for label, values in runs.items()}
 
 
 async def open_watchers(target: str, count: int, opened: asyncio.Event, hold: asyncio.Event) -> None:
@@ -88,6 +106,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are shown")
     parser.add_argument("--watchers", type=int, default=100, help="idle watchers")
     parser.add_argument("--quiet", type=float, default=10.0, help="seconds of the idle cpu measurement")
+    parser.add_argument("--import-rows", type=int, default=200_000, help="rows of the Arrow import")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-changes-"))
     for side in ("on", "off"):
@@ -102,6 +121,10 @@ def main() -> int:
             ratio = medians["on"].throughput / medians["off"].throughput
             print(f"{'CreateProject/' + str(in_flight) + ' (creates/s)':34} {medians['off'].throughput:>9.0f} "
                   f"{medians['on'].throughput:>9.0f} {ratio:>7.2f} {(1 - ratio) * 100:>5.1f}%")
+        rates = imports({"off": off, "on": on}, args.import_rows, args.rounds)
+        ratio = rates["on"] / rates["off"]
+        print(f"{'Arrow import ' + str(args.import_rows) + ' rows (rows/s)':34} {rates['off']:>9.0f} "
+              f"{rates['on']:>9.0f} {ratio:>7.2f} {(1 - ratio) * 100:>5.1f}%")
         off.close()
         names, _ = seed(on.target)
         figures = idle_watchers(on, names, args.watchers, args.calls, args.rounds, args.quiet)

@@ -25,7 +25,8 @@ from tests.support.servers import InProcessServer, Stubs, in_process_server
 from tests.support.tokens import write_tokens_file
 
 # The documented table (README "Security").
-READER = {"GetProject", "ListProjects", "ExportProjects", "SummarizeProjects", "GetHealth", "GetSystemMetrics"}
+READER = {"GetProject", "ListProjects", "ExportProjects", "SummarizeProjects", "ListProjectChanges", "WatchProjects",
+          "GetHealth", "GetSystemMetrics"}
 WRITER = {"CreateProject", "UpdateProject", "DeleteProject", "BatchCreateProjects", "ImportProjects"}
 ADMIN_SERVICE = "duckdb_spawn.v1.AdminService"
 CALLERS = ("none", "wrong", "reader", "writer", "admin")

@@ -166,6 +166,8 @@ def bases(existing: pb.Project) -> dict[str, Any]:
         "BatchCreateProjects": pb.BatchCreateProjectsRequest(requests=[create], request_id=str(uuid.uuid4())),
         "ImportProjects": [imported],
         "ExportProjects": pb.ExportProjectsRequest(),
+        "ListProjectChanges": pb.ListProjectChangesRequest(page_size=5),
+        "WatchProjects": pb.WatchProjectsRequest(),
         "SummarizeProjects": pb.SummarizeProjectsRequest(
             group_by=["status"],
             aggregations=[pb.Aggregation(function=pb.AGGREGATE_FUNCTION_SUM, field="total_amount", alias="total")]),
@@ -215,6 +217,7 @@ def test_injection_corpus_through_every_string_input(tmp_path: Path) -> None:
     problems: list[str] = []
     calls = 0
     accepted = 0  # calls answered OK: each may log its request id (AIP-155)
+    updated = [0]  # UpdateProject calls answered OK (a replay of a logged request id writes nothing)
     with in_process_server(db) as (_, admin):
         channel = admin.channel
         request_bases = bases(existing)
@@ -237,6 +240,7 @@ def test_injection_corpus_through_every_string_input(tmp_path: Path) -> None:
                         accepted += 1
                         created |= record_creations(rpc, response, admin, slot, text, problems)
                         imported[0] += response.imported_count if rpc.name == "ImportProjects" else 0
+                        updated[0] += rpc.name == "UpdateProject"
         assert admin.projects.GetProject(pb.GetProjectRequest(name=existing.name), timeout=10).name == existing.name
     assert not problems, f"{len(problems)} of {calls} calls misbehaved:\n" + "\n".join(problems[:40])
 
@@ -253,6 +257,11 @@ def test_injection_corpus_through_every_string_input(tmp_path: Path) -> None:
     logged = after["counts"].get(log_table, 0) - before["counts"].get(log_table, 0)
     assert 0 <= logged <= accepted
     expected_counts[log_table] = after["counts"].get(log_table, 0)
+    # The change log has a row per change: each row created or imported, and each update that wrote.
+    changes_table = "_duckdb_spawn_changes"
+    changed = after["counts"][changes_table] - before["counts"][changes_table]
+    assert 0 <= changed - len(created) - imported[0] <= updated[0]
+    expected_counts[changes_table] = after["counts"][changes_table]
     assert after["counts"] == expected_counts
     assert files_under(tmp_path, REPO) - files_before <= {str(db.parent / "admin.token")}, "a file was written"
     assert calls > 500

@@ -76,11 +76,19 @@ class Rpc:
         argument = iter(request) if self.descriptor.client_streaming else request
         try:
             response = multicallable(argument, metadata=metadata, timeout=timeout)
-            if self.descriptor.server_streaming:
+            if self.descriptor.server_streaming and self.name in ENDLESS:  # the first response is the answer
+                first = next(response)
+                response.cancel()
+                response = [first]
+            elif self.descriptor.server_streaming:
                 response = list(response)
         except grpc.RpcError as error:
             return error.code(), error, None
         return grpc.StatusCode.OK, None, response
+
+
+# Streams that never end by themselves (a watch follows changes until cancelled).
+ENDLESS = frozenset({"WatchProjects"})
 
 
 def all_rpcs() -> list[Rpc]:
@@ -120,6 +128,8 @@ VALID_REQUESTS: dict[str, RequestFactory] = {
         requests=[create_request(project_name="batch")]),
     "ImportProjects": _import,
     "ExportProjects": lambda admin: pb.ExportProjectsRequest(format=pb.EXPORT_FORMAT_JSONL),
+    "ListProjectChanges": lambda admin: pb.ListProjectChangesRequest(page_size=5),
+    "WatchProjects": lambda admin: pb.WatchProjectsRequest(),
     "SummarizeProjects": lambda admin: pb.SummarizeProjectsRequest(
         aggregations=[pb.Aggregation(function=pb.AGGREGATE_FUNCTION_COUNT)]),
     "InitializeDatabase": lambda admin: pb.InitializeDatabaseRequest(),
