@@ -133,6 +133,12 @@ class ChangeStream:
                 failures += 1
                 self._wait(error, failures, lost_at)
                 continue
+            except DeadlineExceededError as error:
+                if lost is None:
+                    raise
+                # The time ran out while calling again: what ended the watch is the server staying away.
+                raise UnavailableError(f"the server stayed away for {self._timeout:g}s: {lost.message}",
+                                       lost.details) from error
             if lost is not None:
                 self.reconnects += 1
             return call, head
