@@ -157,6 +157,8 @@ class ProjectServicer:
                 reading = asyncio.ensure_future(anext(messages, None))
                 await self._offload.run(context, _add, run, message)  # reading the rows is work: off the loop
                 message = await reading
+            if context.cancelled() or context.done():  # the client went away: its stream's end is no "commit"
+                raise asyncio.CancelledError
             report = await self._offload.run(context, run.finish, hasher.hexdigest() if hasher else "")
         finally:
             if reading is not None:  # the import failed while a message was on its way: drop it quietly
